@@ -1,0 +1,1 @@
+"""Alerts: the versioned alert model, story grouping, realert."""

@@ -1,0 +1,1 @@
+"""Topic classifier: sentence embeddings scored against topics defined in rules/topics.yaml."""

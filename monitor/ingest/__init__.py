@@ -1,0 +1,1 @@
+"""Ingest: inbox watching, file readiness, decoding, metadata extraction."""

@@ -1,0 +1,1 @@
+"""SQLite state: processed articles, stories, alerts and the delivery outbox."""

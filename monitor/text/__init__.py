@@ -1,0 +1,1 @@
+"""Text normalisation shared by the rule matcher and the classifier."""
