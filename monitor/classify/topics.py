@@ -1,0 +1,56 @@
+"""Topic definitions (``rules/topics.yaml``): data that analysts edit, not code."""
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+TOPICS_FILE = "topics.yaml"
+
+
+class Topic(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    examples: tuple[str, ...] = Field(min_length=1, description="sentences that are on the topic")
+    counter_examples: tuple[str, ...] = Field(
+        default=(), description="figurative and nearby senses that must not count"
+    )
+    cues: tuple[str, ...] = Field(default=(), description="words that make a sentence worth scoring")
+    threshold: float | None = Field(default=None, ge=0, le=1, description="calibrated decision threshold")
+
+
+class TopicSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topics: tuple[Topic, ...]
+
+    @field_validator("topics")
+    @classmethod
+    def _unique(cls, topics: tuple[Topic, ...]) -> tuple[Topic, ...]:
+        names = [t.name for t in topics]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate topic names: {', '.join(duplicates)}")
+        return topics
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(t.name for t in self.topics)
+
+
+class TopicsError(Exception):
+    """topics.yaml is unreadable or invalid; the message names the file."""
+
+
+def load_topics(path: Path) -> TopicSet:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return TopicSet.model_validate(raw)
+    except OSError as exc:
+        raise TopicsError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise TopicsError(f"{path}: invalid YAML: {exc}") from None
+    except ValidationError as exc:
+        raise TopicsError(f"{path}: {exc}") from None
