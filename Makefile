@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint typecheck install bench clean
+.PHONY: run test lint typecheck install bench schema clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "news-monitor needs Python 3.11"'
@@ -34,6 +34,9 @@ test: lint typecheck
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+schema: install
+	$(BIN)/python -m monitor.alerts.model > docs/alert.schema.json
 
 clean:
 	rm -rf $(VENV) .newsmon .pytest_cache .mypy_cache .ruff_cache

@@ -16,7 +16,8 @@ SCHEMA_VERSION = "1.0"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # no extra="forbid": receivers must be able to validate against an older schema after we add fields
+    model_config = ConfigDict(frozen=True)
 
 
 class AlertRule(_Frozen):
@@ -89,3 +90,18 @@ def alert_id(rule_id: str, story_id: str, revision: int) -> str:
     """Stable across retries and restarts, so receivers can drop resends of the same alert."""
     digest = hashlib.sha256(f"{rule_id}\x00{story_id}\x00{revision}".encode())
     return digest.hexdigest()[:32]
+
+
+def alert_json_schema() -> dict[str, object]:
+    """The published JSON Schema (``docs/alert.schema.json``); a test keeps the file in step."""
+    schema = Alert.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://news-monitor.invalid/schema/alert/{SCHEMA_VERSION}"
+    return schema
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(alert_json_schema(), indent=2) + "\n")
