@@ -42,7 +42,8 @@ def signature(text: str) -> bytes:
     # (a*x + b) mod p with 61-bit values overflows uint64; fold x to 32 bits first to keep it exact.
     folded = (values ^ (values >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
     hashed = (_A[:, None] * folded[None, :] + _B[:, None]) % _MERSENNE
-    return hashed.min(axis=1).astype("<u8").tobytes()
+    minima: np.ndarray = hashed.min(axis=1)
+    return minima.astype("<u8").tobytes()
 
 
 def bands(sig: bytes) -> list[str]:
