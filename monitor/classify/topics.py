@@ -17,8 +17,24 @@ class Topic(BaseModel):
     counter_examples: tuple[str, ...] = Field(
         default=(), description="figurative and nearby senses that must not count"
     )
-    cues: tuple[str, ...] = Field(default=(), description="words that make a sentence worth scoring")
+    cues: tuple[str, ...] = Field(
+        default=(),
+        description="word prefixes that make a sentence worth scoring for this topic (none: score every "
+        "sentence); they are also highlighted in the evidence",
+    )
+    vetoes: tuple[str, ...] = Field(
+        default=(),
+        description="word prefixes that mark a figurative or nearby sense: a sentence containing one "
+        "cannot carry the topic",
+    )
     threshold: float | None = Field(default=None, ge=0, le=1, description="calibrated decision threshold")
+
+    @field_validator("cues", "vetoes")
+    @classmethod
+    def _no_blank_terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not term.strip() for term in terms):
+            raise ValueError("terms must not be blank")
+        return terms
 
 
 class TopicSet(BaseModel):
