@@ -16,6 +16,7 @@ class Article(BaseModel):
     received_at: datetime
     title: str | None = None
     source: str | None = None
+    author: str | None = None
     url: str | None = None
     published: date | None = None
     text: str
