@@ -10,9 +10,15 @@ class Span(NamedTuple):
     text: str
 
 
-# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace and an
-# upper-case letter, digit or opening quote, or at a blank line / line break (headlines, bylines).
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
+# Inside a block, a sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace
+# and an upper-case letter, digit or opening quote.
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_LINE = re.compile(r"[^\n]*(?:\n|$)")
+_FINAL_PUNCTUATION = re.compile(r"[.!?:;][\"'”’)\]]*$")
+_LIST_OR_INDENT = re.compile(r"[ \t]|[*\-•#>|]")
+# Hard-wrapped wire copy (Reuters, AP) breaks lines at about 65 characters; a shorter line without final
+# punctuation is a headline, byline, caption or "Also Read" box, not a wrapped sentence.
+_WRAPPED_LINE_MIN = 30
 _ABBREVIATIONS = frozenset(
     {
         "mr",
@@ -59,16 +65,53 @@ _ABBREVIATIONS = frozenset(
 def split_sentences(text: str) -> list[Span]:
     """Split into sentences, keeping offsets into ``text``; empty stretches are dropped."""
     spans: list[Span] = []
-    start = 0
-    for boundary in _BOUNDARY.finditer(text):
-        candidate = text[start : boundary.start()]
-        last_word = candidate.rstrip(".!?\"'”’)] ").rsplit(maxsplit=1)[-1:] or [""]
-        if "\n" not in boundary.group() and last_word[0].lower().rstrip(".") in _ABBREVIATIONS:
-            continue
-        _append(spans, text, start, boundary.start())
-        start = boundary.end()
-    _append(spans, text, start, len(text))
+    for block_start, block_end in _blocks(text):
+        start = block_start
+        for boundary in _BOUNDARY.finditer(text, block_start, block_end):
+            candidate = text[start : boundary.start()]
+            last_word = candidate.rstrip(".!?\"'”’)] ").rsplit(maxsplit=1)[-1:] or [""]
+            if last_word[0].lower().rstrip(".") in _ABBREVIATIONS:
+                continue
+            _append(spans, text, start, boundary.start())
+            start = boundary.end()
+        _append(spans, text, start, block_end)
     return spans
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Stretches that no sentence crosses: paragraphs, headlines, list items; wrapped lines are joined.
+
+    A line break ends a block unless the line before it looks like part of a hard-wrapped paragraph: long
+    enough, no final punctuation, not the headline, and the next line neither indented nor a list item.
+    """
+    blocks: list[tuple[int, int]] = []
+    block_start = 0
+    previous = ""
+    for line_match in _LINE.finditer(text):
+        line = line_match.group().rstrip("\n")
+        if not line and line_match.start() == len(text):
+            break
+        stripped = line.strip()
+        if previous and (not stripped or _hard_break(previous, line, is_first=not blocks)):
+            blocks.append((block_start, line_match.start()))
+            block_start = line_match.start()
+        if stripped:
+            previous = stripped
+        elif previous:
+            blocks.append((block_start, line_match.end()))
+            block_start = line_match.end()
+            previous = ""
+    blocks.append((block_start, len(text)))
+    return blocks
+
+
+def _hard_break(previous: str, line: str, *, is_first: bool) -> bool:
+    return (
+        is_first
+        or len(previous) < _WRAPPED_LINE_MIN
+        or _FINAL_PUNCTUATION.search(previous) is not None
+        or _LIST_OR_INDENT.match(line) is not None
+    )
 
 
 def _append(spans: list[Span], text: str, start: int, end: int) -> None:

@@ -1,0 +1,133 @@
+"""A compiled, immutable set of rules: what the daemon swaps in atomically on reload and matches against.
+
+Evidence offsets are in the ORIGINAL ``article.text``. The one exception is a hit in an article title that is
+not part of ``article.text`` (ingest found it elsewhere, e.g. in metadata): that evidence has ``start == end
+== 0`` and its ``text`` is the title itself, with highlights relative to the title. When the title is the
+first line of the text, as it usually is, title hits are ordinary evidence at their place in the text.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from monitor.alerts.model import Evidence, Highlight
+from monitor.ingest.article import Article
+from monitor.rules.engine import (
+    Document,
+    Evaluation,
+    Key,
+    Occurrence,
+    Scanner,
+    analyse,
+    evaluation_keys,
+    presearch_keys,
+)
+from monitor.rules.model import Rule
+from monitor.rules.query import Node, parse
+
+MAX_EVIDENCE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class QueryHit:
+    """A rule whose query matched, with the sentences that made it match (first ``MAX_EVIDENCE``)."""
+
+    rule: Rule
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: Rule
+    query: Node | None
+    keys: frozenset[Key] | None
+
+
+class RuleSet:
+    """Rules compiled for matching. Build it once per (re)load; :meth:`match` is pure and thread-safe."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        """Compile every query; raises :class:`~monitor.rules.query.QueryError` on a bad one.
+
+        The loader has already reported query errors with file positions; this constructor is also the
+        API for rules built in code (tests, benchmarks).
+        """
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        compiled: list[CompiledRule] = []
+        for rule in self.rules:
+            node = parse(rule.query) if rule.query is not None else None
+            compiled.append(CompiledRule(rule, node, presearch_keys(node) if node is not None else None))
+        self.compiled: tuple[CompiledRule, ...] = tuple(compiled)
+        index: dict[Key, list[int]] = {}
+        always: list[int] = []
+        scanned: set[Key] = set()
+        for i, item in enumerate(self.compiled):
+            if item.query is None or not item.rule.enabled:
+                continue
+            scanned |= evaluation_keys(item.query)
+            if item.keys is None:
+                always.append(i)
+            else:
+                for key in item.keys:
+                    index.setdefault(key, []).append(i)
+        self._index = {key: tuple(ids) for key, ids in index.items()}
+        self._always = tuple(always)
+        self._scanner = Scanner(scanned)
+
+    @property
+    def unindexed(self) -> tuple[str, ...]:
+        """Ids of enabled rules that no term can pre-select (evaluated on every article); keep it short."""
+        return tuple(self.compiled[i].rule.id for i in self._always)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def analyse(self, article: Article) -> tuple[Document, Evaluation]:
+        """Tokenise and scan the article once; the evaluation answers for any rule of this set."""
+        doc = analyse(article.text, title=article.title, source=article.source, language=article.language)
+        return doc, Evaluation(doc, self._scanner.scan(doc.tokens))
+
+    def match(self, article: Article) -> list[QueryHit]:
+        """Enabled rules whose query matches ``article``, in rule order; topic-only rules are not here."""
+        doc, evaluation = self.analyse(article)
+        candidates = set(self._always)
+        for key in evaluation.spans:
+            candidates.update(self._index.get(key, ()))
+        hits: list[QueryHit] = []
+        for i in sorted(candidates):
+            item = self.compiled[i]
+            assert item.query is not None  # only rules with a query are indexed
+            ok, occurrences = evaluation.holds(item.query)
+            if ok:
+                hits.append(QueryHit(item.rule, evidence(doc, occurrences)))
+        return hits
+
+
+def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ...]:
+    """One :class:`Evidence` per sentence holding highlighted terms, in text order."""
+    starts, ends = doc.tokens.starts, doc.tokens.ends
+    by_sentence: dict[int, set[tuple[int, int, str]]] = {}
+    for _, _, highlights in occurrences:
+        for first, last, label in highlights:
+            by_sentence.setdefault(doc.sentence_of(first), set()).add((first, last, label))
+    found: list[Evidence] = []
+    for index in sorted(by_sentence)[:MAX_EVIDENCE]:
+        sentence = doc.sentences[index]
+        marks = tuple(
+            Highlight(
+                start=starts[first] - sentence.start,
+                end=min(ends[last - 1], sentence.end) - sentence.start,
+                term=label,
+            )
+            for first, last, label in sorted(by_sentence[index])
+        )
+        if sentence.start < doc.body_offset:  # the title, analysed in front of the text
+            found.append(Evidence(text=sentence.text, start=0, end=0, highlights=marks))
+        else:
+            start = sentence.start - doc.body_offset
+            found.append(
+                Evidence(text=sentence.text, start=start, end=start + len(sentence.text), highlights=marks)
+            )
+    return tuple(found)
