@@ -423,3 +423,33 @@ def _prefix(piece: str, pos: int, *, case: bool) -> Word:
 def parse(query: str) -> Node:
     """Parse ``query`` or raise :class:`QueryError` (never anything else, whatever the input)."""
     return _Parser(query).parse()
+
+
+def unparse(node: Node) -> str:
+    """The query text of a syntax tree, with parentheses around every compound operand.
+
+    ``parse(unparse(node)) == node`` for every tree :func:`parse` returns; explanations print clauses with it.
+    """
+    match node:
+        case Term(ws, label):
+            return f"case:{label}" if ws[0].case else label
+        case Filter(name, value):
+            return f'{name}:"{" ".join(value)}"' if len(value) > 1 else f"{name}:{value[0]}"
+        case And(children):
+            return " AND ".join(map(_operand, children))
+        case Or(children):
+            return " OR ".join(map(_operand, children))
+        case Not(child):
+            return f"NOT {_operand(child)}"
+        case Near(left, right, distance, ordered):
+            return f"{_operand(left)} {'ONEAR' if ordered else 'NEAR'}/{distance} {_operand(right)}"
+        case Sentence(child):
+            return f"SENTENCE({unparse(child)})"
+        case Field(zone, child):
+            return f"{zone}:{_operand(child)}"
+    raise AssertionError(node)
+
+
+def _operand(node: Node) -> str:
+    text = unparse(node)
+    return text if isinstance(node, Term | Filter | Sentence | Field | Not) else f"({text})"
