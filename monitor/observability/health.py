@@ -61,7 +61,7 @@ class HealthServer:
         self._requested_port = port
         self._readiness = readiness
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     @property
     def port(self) -> int:
@@ -79,8 +79,11 @@ class HealthServer:
         if self._server is None:
             return
         self._server.close()
-        for task in list(self._connections):
-            task.cancel()
+        # Abort the connections rather than cancel their tasks: a handler then ends on a connection error
+        # it already handles, where a cancelled handler task makes Python 3.11's stream machinery log an
+        # "Exception in callback" error for each one.
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
         await asyncio.gather(*self._connections, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
@@ -90,13 +93,13 @@ class HealthServer:
         if task is None or len(self._connections) >= MAX_CONNECTIONS:
             writer.close()
             return
-        self._connections.add(task)
+        self._connections[task] = writer
         try:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away: nothing to answer
+            pass  # the client went away (or stop() cut it off): nothing to answer
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
