@@ -24,6 +24,12 @@ CREATE TABLE IF NOT EXISTS articles (
     status       TEXT NOT NULL CHECK (status IN ('processed', 'quarantined')),
     reason       TEXT
 );
+CREATE TABLE IF NOT EXISTS inbox_files (      -- lets a rescan skip files it has read before
+    path         TEXT PRIMARY KEY,
+    size         INTEGER NOT NULL,
+    mtime_ns     INTEGER NOT NULL,
+    article_id   TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stories (
     id            TEXT PRIMARY KEY,
     first_seen    REAL NOT NULL,
@@ -47,6 +53,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     created_at REAL NOT NULL,
     payload    TEXT NOT NULL                -- the alert JSON exactly as receivers get it
 );
+CREATE INDEX IF NOT EXISTS stories_by_last_seen ON stories (last_seen);
 CREATE INDEX IF NOT EXISTS alerts_by_rule_story ON alerts (rule_id, story_id, created_at);
 CREATE TABLE IF NOT EXISTS outbox (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- delivery order per destination
