@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test lint typecheck install bench schema clean
+.PHONY: run test lint typecheck rules-test install bench schema clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "news-monitor needs Python 3.11"'
@@ -29,7 +29,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy monitor
 
-test: lint typecheck
+# The bundled rules' own tests (Sigma-style match/no_match examples, and benign articles that must not fire).
+rules-test: install
+	$(BIN)/newsmon rules test --rules rules
+
+test: lint typecheck rules-test
 	$(BIN)/python -m pytest
 
 bench: install

@@ -9,7 +9,7 @@ import logging
 import sys
 import threading
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -45,9 +45,14 @@ def _mask_values(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> M
     return event
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """Configure structlog and the stdlib root logger once per process."""
-    render_json = not sys.stdout.isatty() if json is None else json
+def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None) -> None:
+    """Configure structlog and the stdlib root logger once per process.
+
+    The daemon logs to stdout (journald); one-shot commands pass ``sys.stderr`` so that their
+    output (``check --json``) stays machine-readable.
+    """
+    stream = sys.stdout if stream is None else stream
+    render_json = not stream.isatty() if json is None else json
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -59,7 +64,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if render_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty(), pad_event_to=0)
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty(), pad_event_to=0)
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -67,7 +72,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
