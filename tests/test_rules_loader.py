@@ -1,0 +1,111 @@
+"""Rule files: every problem reported at file:line:column with what to do, and all-or-nothing loading."""
+
+from pathlib import Path
+
+import pytest
+
+from monitor.rules import RuleSetError, load_rules
+
+GOOD = """\
+- id: aleppo-ceasefire
+  title: Ceasefire around Aleppo
+  level: high
+  topic: ceasefire
+  query: ceasefire AND aleppo
+  notify: [analysts]
+  realert: 6h
+  tests:
+    match: ["Syria offered a ceasefire in Aleppo."]
+"""
+
+
+def load(rules_dir: Path) -> list[str]:
+    try:
+        ruleset = load_rules(rules_dir, known_topics={"ceasefire"}, known_destinations={"analysts"})
+    except RuleSetError as exc:
+        return [str(e).removeprefix(str(rules_dir) + "/") for e in exc.errors]
+    return [r.id for r in ruleset.rules]
+
+
+def test_valid_files_load_and_topics_and_benign_folder_are_not_rules(tmp_path: Path) -> None:
+    (tmp_path / "syria.yaml").write_text(GOOD)
+    (tmp_path / "topics.yaml").write_text("topics: [not, a, rule, list]\n")
+    (tmp_path / "benign").mkdir()
+    (tmp_path / "benign" / "x.yaml").write_text("not: rules\n")
+    (tmp_path / ".syria.yaml.swp").write_text("garbage")
+    assert load(tmp_path) == ["aleppo-ceasefire"]
+    rule = load_rules(tmp_path).rules[0]
+    assert rule.realert is not None and rule.realert.total_seconds() == 6 * 3600
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "error"),
+    [
+        (
+            "query: ceasefire AND aleppo",
+            "query: ceasefire NEAR5 aleppo",
+            "syria.yaml:5:20: unknown operator 'NEAR5'; did you mean NEAR/5?",
+        ),
+        (
+            "query: ceasefire AND aleppo",
+            "query: 'ceasefire AND ''x'' aleppo'",
+            "syria.yaml:5:31: missing operator between",
+        ),
+        (
+            "topic: ceasefire",
+            "topic: ceasfire",
+            "syria.yaml:4:10: unknown topic 'ceasfire' (not in topics.yaml); did you mean 'ceasefire'?",
+        ),
+        ("notify: [analysts]", "notify: [analysts, ops]", "syria.yaml:6:22: unknown destination 'ops'"),
+        ("level: high", "level: urgent", "syria.yaml:3:10: level: Input should be 'informational'"),
+        ("realert: 6h", "realert: six hours", "syria.yaml:7:12: realert: 'six hours' is not a duration"),
+        ("realert: 6h", "realret: 6h", "syria.yaml:7:3: unknown key 'realret'; did you mean 'realert'?"),
+        ("  title: Ceasefire around Aleppo\n", "", "syria.yaml:1:3: missing required key 'title'"),
+        ("  topic: ceasefire\n", "  min_score: 0.5\n", "syria.yaml:1:3: rule: min_score applies to a topic"),
+        (
+            "- id: aleppo-ceasefire\n",
+            "- id: Aleppo Ceasefire\n",
+            "syria.yaml:1:7: id: String should match pattern",
+        ),
+        ("  level: high\n", "  level: high\n   bad: [\n", "syria.yaml:4:"),
+    ],
+)
+def test_located_errors(tmp_path: Path, replace: str, by: str, error: str) -> None:
+    assert replace in GOOD
+    (tmp_path / "syria.yaml").write_text(GOOD.replace(replace, by))
+    errors = load(tmp_path)
+    assert any(e.startswith(error) or error in e for e in errors), errors
+
+
+def test_query_errors_are_located_inside_block_scalars(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "- id: r\n  title: r\n  level: low\n  query: >-\n    ceasefire OR truce\n    OR (aleppo AND\n"
+    )
+    assert load(tmp_path) == ["r.yaml:6:19: the query ends where a term was expected"]
+
+
+def test_duplicate_ids_across_files_and_every_error_reported_at_once(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text(GOOD + "- just a string\n")
+    (tmp_path / "c.yaml").write_text("id: not-a-list\n")
+    errors = load(tmp_path)
+    assert errors == [
+        f"b.yaml:1:7: duplicate rule id 'aleppo-ceasefire' (first defined at {tmp_path}/a.yaml:1)",
+        "b.yaml:10:3: each rule is a mapping of keys (id:, title:, ...)",
+        "c.yaml:1:1: a rule file is a list of rules: start each rule with '- id: ...'",
+    ]
+
+
+def test_one_bad_file_fails_the_whole_set(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text(GOOD.replace("aleppo-ceasefire", "other").replace("AND aleppo", "AND"))
+    with pytest.raises(RuleSetError) as caught:
+        load_rules(tmp_path)
+    assert len(caught.value.errors) == 1
+    assert str(caught.value).startswith(f"{tmp_path}/b.yaml:5:")
+
+
+def test_unreadable_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_bytes(b"- id: \xff\xfe\n")
+    assert load(tmp_path) == ["bad.yaml:1:1: not UTF-8 text"]
+    assert load(tmp_path / "nowhere") == [f"{tmp_path}/nowhere:1:1: rules folder not found"]
