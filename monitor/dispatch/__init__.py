@@ -1,1 +1,5 @@
 """Delivery of alerts from the outbox to destinations (Slack, Teams, Discord, webhooks, files)."""
+
+from monitor.dispatch.dispatcher import Dispatcher
+
+__all__ = ["Dispatcher"]
