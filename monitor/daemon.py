@@ -138,7 +138,7 @@ class Daemon:
         inbox_watcher.start()  # before the scan, so nothing written in between is missed
         await self._rescan("startup")
         scheduler.start()
-        self._write_heartbeat()
+        await self._heartbeat()
         self._notifier.ready()
         self._notifier.status(f"watching {self._config.inbox}")
         log.info(
@@ -322,7 +322,7 @@ class Daemon:
             seconds=self._config.limits.rescan_seconds,
             id="rescan",
         )
-        scheduler.add_job(self._write_heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat")
+        scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat")
         scheduler.add_job(self._prune, "interval", hours=6, id="prune")
         return scheduler
 
@@ -360,20 +360,21 @@ class Daemon:
                 log.error("pipeline_stalled", pending_files=len(self._pending))
             await asyncio.sleep(interval / 2)
 
-    def _write_heartbeat(self) -> None:
-        write_heartbeat(
-            self._config.state_dir,
-            {
-                "pid": os.getpid(),
-                "started_at": self._started_at,
-                "rules_loaded": len(self._engine.analyser.ruleset.rules),
-                "last_reload": self._last_reload,
-                "pending_files": len(self._pending),
-                "alive": self._alive(),
-            },
-        )
+    def _heartbeat_facts(self) -> dict[str, object]:
+        return {
+            "pid": os.getpid(),
+            "started_at": self._started_at,
+            "rules_loaded": len(self._engine.analyser.ruleset.rules),
+            "last_reload": self._last_reload,
+            "pending_files": len(self._pending),
+            "alive": self._alive(),
+        }
 
-    def _prune(self) -> None:
+    async def _heartbeat(self) -> None:
+        await asyncio.to_thread(write_heartbeat, self._config.state_dir, self._heartbeat_facts())
+
+    async def _prune(self) -> None:
+        """A coroutine, so that it runs on the loop thread that owns the database connection."""
         cutoff = time.time() - DELIVERED_RETENTION_SECONDS
         deleted = self._conn.execute(
             "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?", (cutoff,)
