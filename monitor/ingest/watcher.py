@@ -24,6 +24,7 @@ by scans, so one file has one path.
 """
 
 import asyncio
+import errno
 import logging
 import os
 import stat
@@ -70,6 +71,8 @@ IGNORED_SUFFIXES = (
 INOTIFY_LOGGER = "watchdog.observers.inotify_c"
 OVERFLOW_MESSAGE = "Inotify queue overflowed"
 _RESTART_BACKOFF_MAX = 30.0
+# inotify itself is unusable (rather than the inbox being missing or unreadable): watch by polling instead.
+_NO_INOTIFY = frozenset({errno.ENOSPC, errno.EMFILE, errno.ENFILE, errno.ENOSYS, errno.ENOMEM})
 
 ReadyCallback = Callable[[Path], None]
 RefusedCallback = Callable[[Path, str], None]
@@ -305,6 +308,8 @@ class InboxWatcher:
             try:
                 return self._schedule(_inotify_observer())
             except (ImportError, OSError) as error:
+                if isinstance(error, OSError) and error.errno not in _NO_INOTIFY:
+                    raise  # e.g. the inbox is missing: polling would not help, a later restart may
                 # No inotify (not Linux), or out of inotify instances or watches (fs.inotify.max_user_*).
                 log.warning(
                     "inbox_watch_polling_fallback", reason=getattr(error, "strerror", None) or str(error)
