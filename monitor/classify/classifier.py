@@ -82,6 +82,11 @@ class TopicUnits:
     """(units, 2): nearest example and nearest counter-example cosine."""
     scores: Scores
 
+    @property
+    def allowed(self) -> npt.NDArray[np.bool_]:
+        """Units that may carry the topic: gated in by a cue and not vetoed."""
+        return self.gated & np.array([not v for v in self.vetoed], dtype=bool)
+
 
 @dataclass(frozen=True)
 class Analysis:
@@ -204,8 +209,7 @@ class Classifier:
 def _result(model: TopicModel, analysis: Analysis) -> TopicResult:
     topic = analysis.topics[model.topic.name]
     threshold = model.threshold
-    allowed = topic.gated & np.array([not v for v in topic.vetoed], dtype=bool)
-    scores = np.where(allowed, topic.scores, 0.0)
+    scores = np.where(topic.allowed, topic.scores, 0.0)
     best = float(scores.max()) if len(scores) else 0.0
     vetoed_by = sorted(
         {term for v, s in zip(topic.vetoed, topic.scores, strict=True) if v and s >= threshold for term in v}

@@ -1,0 +1,152 @@
+"""Training the optional head from labelled articles, and calibrating thresholds on them.
+
+Labels are per article but the classifier scores units (sentences and clauses), so this is
+multiple-instance learning, solved the simple way: an on-topic article contributes its best unit as a
+positive (first by prototype score, then, in a second round, by the head's own score), an off-topic article
+contributes all its units as negatives. An article's score is its best unit's score, as at run time.
+
+The regularisation strength and the decision threshold are chosen by stratified k-fold cross-validation
+over articles: each article is scored by a head that never saw it, so the threshold is set on honest
+scores, not on the training fit.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.classify.classifier import Analysis, Classifier, head_features, zero_shot_scores
+from monitor.classify.embedder import MODEL_ID
+from monitor.classify.evaluation import LabelledItem, best_threshold
+from monitor.classify.head import HeadFile, TopicHead, fingerprint, fit_logistic, sigmoid
+
+FOLDS = 5
+L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
+MIN_POSITIVES = 8
+"""Fewer on-topic articles than this and the topic stays on prototype scoring: a head would overfit."""
+
+Matrix = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class DocumentUnits:
+    """One article's units that may carry a topic: head features and prototype scores."""
+
+    features: Matrix
+    prototype: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TopicCalibration:
+    """What the labelled data says about one topic, for both ways of scoring it."""
+
+    topic: str
+    positives: int
+    negatives: int
+    prototype_threshold: float
+    prototype_f1: float
+    head: TopicHead | None
+    head_l2: float | None
+    head_f1: float | None
+    """Cross-validated: each article scored by a head trained without it."""
+
+
+def document_units(analysis: Analysis, topic: str) -> DocumentUnits:
+    units = analysis.topics[topic]
+    rows = np.flatnonzero(units.allowed)
+    return DocumentUnits(
+        features=head_features(analysis.vectors[rows], units.similarity[rows]),
+        prototype=zero_shot_scores(units.similarity[rows]),
+    )
+
+
+def _document_score(doc: DocumentUnits, weights: Matrix, bias: float) -> float:
+    if not len(doc.prototype):
+        return 0.0
+    return float(sigmoid(doc.features @ weights + bias).max())
+
+
+def fit_head(docs: Sequence[DocumentUnits], labels: Sequence[bool], l2: float) -> tuple[Matrix, float]:
+    """Two rounds of best-unit selection for on-topic articles; off-topic articles give every unit."""
+    negatives = [d.features for d, y in zip(docs, labels, strict=True) if not y and len(d.prototype)]
+    positives = [d for d, y in zip(docs, labels, strict=True) if y and len(d.prototype)]
+    if not positives or not negatives:
+        raise ValueError("training needs on-topic and off-topic articles with scorable units")
+    negative_rows = np.vstack(negatives)
+    chosen = [d.features[int(np.argmax(d.prototype))] for d in positives]
+    weights, bias = np.zeros(negative_rows.shape[1]), 0.0
+    for _ in range(2):
+        features = np.vstack([np.array(chosen), negative_rows])
+        targets = np.zeros(len(features), dtype=bool)
+        targets[: len(chosen)] = True
+        weights, bias = fit_logistic(features, targets, l2=l2)
+        chosen = [d.features[int(np.argmax(d.features @ weights))] for d in positives]
+    return weights, bias
+
+
+def _folds(labels: Sequence[bool], k: int) -> npt.NDArray[np.int64]:
+    """Stratified fold of each article: positives and negatives dealt round-robin, in data order."""
+    fold = np.zeros(len(labels), dtype=np.int64)
+    for value in (True, False):
+        rows = [i for i, y in enumerate(labels) if y == value]
+        fold[rows] = np.arange(len(rows)) % k
+    return fold
+
+
+def cross_validated_scores(docs: Sequence[DocumentUnits], labels: Sequence[bool], l2: float) -> Matrix:
+    fold = _folds(labels, FOLDS)
+    scores = np.zeros(len(docs))
+    for k in range(FOLDS):
+        train = [i for i in range(len(docs)) if fold[i] != k]
+        weights, bias = fit_head([docs[i] for i in train], [labels[i] for i in train], l2)
+        for i in np.flatnonzero(fold == k):
+            scores[i] = _document_score(docs[i], weights, bias)
+    return scores
+
+
+def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[TopicCalibration]:
+    """Prototype thresholds for every topic, and a trained head where there are enough examples."""
+    analyses = [classifier.analyse(item.text) for item in items]
+    results = []
+    for model in classifier.models:
+        name = model.topic.name
+        labels = [name in item.labels for item in items]
+        positives = sum(labels)
+        docs = [document_units(a, name) for a in analyses]
+        if positives == 0:
+            results.append(TopicCalibration(name, 0, len(items), model.threshold, 0.0, None, None, None))
+            continue
+        prototype = [float(d.prototype.max()) if len(d.prototype) else 0.0 for d in docs]
+        proto_threshold, proto_f1 = best_threshold(prototype, labels)
+        head: TopicHead | None = None
+        best_l2: float | None = None
+        head_f1: float | None = None
+        if positives >= MIN_POSITIVES and len(items) - positives >= MIN_POSITIVES:
+            trials = []
+            for l2 in L2_GRID:
+                threshold, f1 = best_threshold(cross_validated_scores(docs, labels, l2), labels)
+                trials.append((f1, l2, threshold))
+            head_f1, best_l2, threshold = max(trials, key=lambda t: (t[0], t[1]))
+            weights, bias = fit_head(docs, labels, best_l2)
+            head = TopicHead(
+                fingerprint=fingerprint(model.topic),
+                weights=tuple(float(w) for w in weights),
+                bias=bias,
+                threshold=threshold,
+            )
+        results.append(
+            TopicCalibration(
+                name, positives, len(items) - positives, proto_threshold, proto_f1, head, best_l2, head_f1
+            )
+        )
+    return results
+
+
+def head_file(calibrations: Sequence[TopicCalibration], *, trained_on: str, documents: int) -> HeadFile:
+    return HeadFile(
+        model=MODEL_ID,
+        trained_on=trained_on,
+        documents=documents,
+        topics={c.topic: c.head for c in calibrations if c.head is not None},
+    )
