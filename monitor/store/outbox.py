@@ -88,16 +88,18 @@ def mark_dead(conn: sqlite3.Connection, seq: int, error: str) -> None:
     )
 
 
-def retry(conn: sqlite3.Connection, alert_id: str, now: float, destination: str | None = None) -> int:
-    """Reopen the dead letters of ``alert_id`` (optionally one destination's); returns how many.
+def retry(conn: sqlite3.Connection, alert_id: str | None, now: float, destination: str | None = None) -> int:
+    """Reopen dead letters: those of ``alert_id``, or all when it is None, optionally of one destination.
 
-    The row gets a fresh maximum-age window and attempt count: an operator retries after fixing the
-    cause, and the alert deserves the full patience again.
+    Returns how many rows were reopened. Each gets a fresh maximum-age window and attempt count: an
+    operator retries after fixing the cause, and the alert deserves the full patience again. A reopened
+    row keeps its ``seq``, so it goes out ahead of anything queued for its destination after it.
     """
     cursor = conn.execute(
         "UPDATE outbox SET state = 'pending', attempts = 0, created_at = ?, next_attempt_at = ?, "
-        "last_error = NULL WHERE alert_id = ? AND state = 'dead' AND (? IS NULL OR destination = ?)",
-        (now, now, alert_id, destination, destination),
+        "last_error = NULL WHERE state = 'dead' AND (? IS NULL OR alert_id = ?) "
+        "AND (? IS NULL OR destination = ?)",
+        (now, now, alert_id, alert_id, destination, destination),
     )
     return cursor.rowcount
 
@@ -130,10 +132,17 @@ def orphan_destinations(conn: sqlite3.Connection, configured: Collection[str]) -
     return sorted(name for (name,) in rows if name not in configured)
 
 
-def entries(conn: sqlite3.Connection, state: State | None = None, limit: int = 100) -> list[OutboxRow]:
-    """The newest rows first, optionally in one state."""
+def entries(
+    conn: sqlite3.Connection,
+    state: State | None = None,
+    destination: str | None = None,
+    limit: int = 100,
+) -> list[OutboxRow]:
+    """The newest rows first, optionally only those in one state or of one destination."""
     rows = conn.execute(
-        _SELECT + "WHERE (? IS NULL OR o.state = ?) ORDER BY o.seq DESC LIMIT ?", (state, state, limit)
+        _SELECT + "WHERE (? IS NULL OR o.state = ?) AND (? IS NULL OR o.destination = ?) "
+        "ORDER BY o.seq DESC LIMIT ?",
+        (state, state, destination, destination, limit),
     ).fetchall()
     return [_row(r) for r in rows]
 
