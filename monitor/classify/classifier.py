@@ -85,7 +85,8 @@ class TopicUnits:
     @property
     def allowed(self) -> npt.NDArray[np.bool_]:
         """Units that may carry the topic: gated in by a cue and not vetoed."""
-        return self.gated & np.array([not v for v in self.vetoed], dtype=bool)
+        not_vetoed = np.array([not v for v in self.vetoed], dtype=bool)
+        return np.asarray(self.gated & not_vetoed, dtype=bool)
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def cross_validated_scores(docs: Sequence[DocumentUnits], labels: Sequence[bool]
     for k in range(FOLDS):
         train = [i for i in range(len(docs)) if fold[i] != k]
         weights, bias = fit_head([docs[i] for i in train], [labels[i] for i in train], l2)
-        for i in np.flatnonzero(fold == k):
+        for i in np.flatnonzero(fold == k).tolist():
             scores[i] = _document_score(docs[i], weights, bias)
     return scores
 
