@@ -94,7 +94,13 @@ def test_works_across_filesystems(tmp_path: Path) -> None:
 
 def test_odd_and_overlong_names(tmp_path: Path) -> None:
     jail = tmp_path / "quarantine"
-    names = ["with space.txt", "Алеппо 停火.txt", "new\nline.txt", "é" * 126 + ".t"]
+    names = [
+        "with space.txt",
+        "Алеппо 停火.txt",
+        "new\nline.txt",
+        "é" * 126 + ".t",
+        os.fsdecode(b"cp1252-\xe9.txt"),
+    ]
     for name in names:
         source = tmp_path / name
         source.write_text("x")

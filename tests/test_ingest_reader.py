@@ -13,7 +13,9 @@ from monitor.ingest.reader import (
     NotAFile,
     OutsideInbox,
     TooLarge,
+    UndecodableName,
     Unreadable,
+    check_name,
     read_article,
 )
 
@@ -155,3 +157,16 @@ def test_odd_names_are_read(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_text("Aleppo ceasefire.\n")
         assert read_article(path).path == path
+
+
+def test_a_name_that_is_not_utf8_is_refused_before_the_file_is_opened(tmp_path: Path) -> None:
+    """Bytes from a legacy code page reach Python as lone surrogates, which SQLite and JSON cannot encode."""
+    path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/Alep-cessez-le-feu-\xe0-\xe9t\xe9.txt"))
+    path.write_text("Aleppo ceasefire.\n")
+    with pytest.raises(UndecodableName) as refused:
+        read_article(path)
+    assert refused.value.reason == "undecodable_name"
+    assert refused.value.quarantine
+    with pytest.raises(UndecodableName):
+        check_name(tmp_path / "gone" / Path(os.fsdecode(b"\xff.txt")))  # checked without touching the disk
+    check_name(tmp_path / "Алеппо 停火.txt")

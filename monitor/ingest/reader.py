@@ -82,6 +82,13 @@ class OutsideInbox(Unreadable):
     reason = "outside_inbox"
 
 
+class UndecodableName(Unreadable):
+    """The file's name is not valid UTF-8 (Python holds it with surrogate escapes): it cannot be stored,
+    logged as text or sent in an alert's ``article.path``, so the file is set aside for a person to rename."""
+
+    reason = "undecodable_name"
+
+
 class Missing(Unreadable):
     reason = "missing"
     quarantine = False
@@ -100,6 +107,7 @@ def read_article(
 ) -> Article:
     """Read, decode and describe ``path``. With ``inbox``, a path (or symlink) resolving outside it is
     refused, so a link planted in the inbox cannot make the daemon read ``/etc/shadow``."""
+    check_name(path)
     data = _read_bytes(path, max_bytes=max_bytes, inbox=inbox)
     if not data:
         raise Empty(path, "file is empty")
@@ -123,6 +131,18 @@ def read_article(
         language=metadata.language,
         encoding=encoding,
     )
+
+
+def check_name(path: Path) -> None:
+    """Raise :class:`UndecodableName` unless ``path`` is valid UTF-8 text.
+
+    Call it before the path goes anywhere that encodes it (SQLite, JSON for receivers): a name written
+    by a tool in a legacy code page reaches Python as lone surrogates, which those refuse to encode.
+    """
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UndecodableName(path, "file name is not valid UTF-8") from None
 
 
 def normalise_text(text: str) -> str:
