@@ -8,8 +8,10 @@ import click
 
 from monitor import __version__
 from monitor.alerts.build import build_alert, new_story
+from monitor.classify.cli import classify, topics
 from monitor.cli_common import CliContext, common_options, pass_cli
 from monitor.daemon import run_daemon
+from monitor.dispatch.cli import alerts, destinations
 from monitor.dispatch.sinks import console, webhook
 from monitor.engine import EngineError, load_engine
 from monitor.ingest.reader import Unreadable, read_article
@@ -143,5 +145,5 @@ def check(cli: CliContext, files: tuple[Path, ...], as_json: bool, explain: bool
     raise SystemExit(1 if failed else 0)
 
 
-for command in (rules, status):
+for command in (rules, classify, topics, alerts, destinations, status):
     main.add_command(command)
