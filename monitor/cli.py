@@ -27,6 +27,8 @@ from monitor.rules.explain import render_explanations
 @common_options
 def main() -> None:
     """news-monitor: watch an inbox of news articles and alert on analysts' rules."""
+    # One-shot commands keep stdout for their output (tables, JSON); `run` logs to stdout for journald.
+    configure_logging("WARNING", stream=sys.stderr)
 
 
 @main.command("config")
@@ -108,7 +110,6 @@ def check(cli: CliContext, files: tuple[Path, ...], as_json: bool, explain: bool
     Each file counts as a story of its own, as it would in an empty state folder. Exit code 1 if a
     file could not be read, 2 if the rules are invalid.
     """
-    configure_logging("WARNING", stream=sys.stderr)
     try:
         engine = load_engine(cli.config)
     except EngineError as exc:
