@@ -15,7 +15,7 @@ from monitor.dispatch.destinations import Destination, SecretSourceError, mask_u
 from monitor.dispatch.http import classify, parse_retry_after
 from monitor.dispatch.notifier import Delivered, Failed, Retry
 from monitor.dispatch.policy import RetryPolicy, TokenBucket
-from monitor.dispatch.routing import destinations_for, unknown_destinations
+from monitor.dispatch.routing import destinations_for
 from monitor.dispatch.sinks import webhook
 from monitor.severity import Level
 
@@ -169,7 +169,6 @@ def test_routing_by_notify_default_route_and_min_level() -> None:
     assert destinations_for(["chat", "console"], Level.medium, config) == ["console"]
     assert destinations_for([], Level.high, config) == ["console"]
     assert destinations_for([], Level.critical, config) == ["pager", "chat", "console"]
-    assert unknown_destinations(["chat", "nope", "nope"], config) == ["nope"]
 
 
 def test_routing_logs_unknown_names_and_still_delivers_the_rest() -> None:

@@ -30,8 +30,3 @@ def destinations_for(notify: Sequence[str], level: Level, config: "AdminConfig")
         elif level.at_least(destination.min_level):
             chosen.append(name)
     return chosen
-
-
-def unknown_destinations(notify: Sequence[str], config: "AdminConfig") -> list[str]:
-    """Names in a rule's ``notify`` that the admin config does not define (for the rule loader)."""
-    return [name for name in dict.fromkeys(notify) if name not in config.destinations]
