@@ -21,7 +21,7 @@ import pytest
 from tests.daemon_harness import SEEDS, Daemon, make_project
 from tests.receiver import Receiver
 
-SECRET = "test-signing-secret-123"  # noqa: S105 (a test fixture, not a credential)
+SECRET = "test-signing-secret-123"
 
 # (sample file, topic) pairs that must alert: issue #2's table.
 EXPECTED = {
