@@ -60,13 +60,20 @@ def test_store_finds_a_recent_story_by_its_bands_and_counts_sources(tmp_path: Pa
     text = _texts()["002"]
     now = 1_700_000_000.0
     article = Article(
-        id="a" * 64, path=tmp_path / "x.txt", received_at=datetime.fromtimestamp(now, UTC), text=text,
+        id="a" * 64,
+        path=tmp_path / "x.txt",
+        received_at=datetime.fromtimestamp(now, UTC),
+        text=text,
         source="AP",
     )
     sig = signature(text)
     story = new_story(article, datetime.fromtimestamp(now, UTC))
     store.record_article(
-        conn, article=article, stat=None, story=StoryUpdate(story, True, sig, bands(sig), now), alerts=[],
+        conn,
+        article=article,
+        stat=None,
+        story=StoryUpdate(story, True, sig, bands(sig), now),
+        alerts=[],
         now=now,
     )
     resent = signature(text + "\n(Reporting by AP)")
