@@ -3,9 +3,10 @@
 The daemon runs as a subprocess (`python -m monitor run`) on a temporary inbox with the bundled rules and
 writes JSON logs; each log line carries its ISO timestamp. For every article the benchmark writes the file,
 notes the time after close, and takes the time of that file's `article_processed` event, which is
-logged once the article and its alerts are committed. The baseline is a
-plain watchdog observer on a second folder in the same run, fed the same files at the same moments: the
-time from close to its `closed` event is the floor that no pipeline on inotify can beat.
+logged once the article and its alerts are committed; files are dropped one at a time, so this is the
+latency of one article, not the wait in a queue. The baseline is a plain watchdog observer on a second
+folder in the same run, fed the same files at the same moments: the time from close to its `closed`
+event is the floor that no pipeline on inotify can beat.
 
     .venv/bin/python bench/bench_latency.py [--articles 30] [--rules DIR]
 """
@@ -13,7 +14,6 @@ time from close to its `closed` event is the floor that no pipeline on inotify c
 import argparse
 import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -28,16 +28,7 @@ from watchdog.events import FileClosedEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = [p.read_text(encoding="utf-8") for p in sorted((REPO / "seeds").glob("*.txt"))]
-WORDS = " ".join(SAMPLES).split()
-
-
-def article(i: int, rng: random.Random) -> str:
-    """A sample's opening paragraph and 3 KB of shuffled sample words: alerts, and is a story of its own
-    (a copy with a different tail would be a near duplicate, which alerts once per story by design)."""
-    lead = SAMPLES[i % len(SAMPLES)].split("\n\n")[0]
-    filler = " ".join(rng.choice(WORDS) for _ in range(500))
-    return f"{lead}\n\n{filler}.\n"
+DEV_SET = REPO / "tests" / "data" / "topics-dev.jsonl"
 
 
 class Closed(FileSystemEventHandler):
@@ -46,6 +37,12 @@ class Closed(FileSystemEventHandler):
 
     def on_closed(self, event: FileClosedEvent) -> None:
         self.at.setdefault(Path(os.fsdecode(event.src_path)).name, time.time())
+
+
+def articles() -> list[str]:
+    """Real news texts of the labelled development set: on- and off-topic, each a story of its own."""
+    lines = DEV_SET.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] + "\n" for line in lines if line.strip()]
 
 
 def main() -> None:
@@ -104,17 +101,14 @@ def main() -> None:
         if not ready.wait(120):
             raise SystemExit("daemon did not become ready")
         closed_at: dict[str, float] = {}
-        rng = random.Random(7)
-        for i in range(args.articles):
+        for i, text in enumerate(articles()[: args.articles]):
             name = f"article-{i:04d}.txt"
-            text = article(i, rng)
             (floor_dir / name).write_text(text, encoding="utf-8")
             (inbox / name).write_text(text, encoding="utf-8")
             closed_at[name] = time.time()
-            time.sleep(0.3)
-        deadline = time.time() + 60
-        while len(stored) < args.articles and time.time() < deadline:
-            time.sleep(0.1)
+            deadline = time.time() + 30
+            while name not in stored and time.time() < deadline:  # one at a time: latency, not a queue
+                time.sleep(0.01)
     finally:
         observer.stop()
         observer.join()
@@ -122,20 +116,21 @@ def main() -> None:
         daemon.wait(timeout=60)
         shutil.rmtree(root, ignore_errors=True)
     pipeline = sorted(stored[n] - closed_at[n] for n in closed_at if n in stored)
-    floor = sorted(handler.at[n] - closed_at[n] for n in closed_at if n in handler.at)
-    if len(pipeline) < args.articles:
-        raise SystemExit(f"only {len(pipeline)} of {args.articles} articles were processed")
+    floor = sorted(max(0.0, handler.at[n] - closed_at[n]) for n in closed_at if n in handler.at)
+    if len(pipeline) < len(closed_at):
+        raise SystemExit(f"only {len(pipeline)} of {len(closed_at)} articles were processed")
 
     def describe(values: list[float]) -> str:
         p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
         median = statistics.median(values)
         return f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms"
 
-    print(f"articles: {args.articles} (about 3.5 KB each, 0.3 s apart)")
+    print(f"articles: {len(closed_at)} real news texts of tests/data/topics-dev.jsonl, dropped one at a time")
     print(f"inbox file closed -> alerts stored: {describe(pipeline)}")
     print(f"bare watchdog observer (floor):    {describe(floor)}")
-    ratio = statistics.median(pipeline) / max(statistics.median(floor), 1e-6)
-    print(f"median ratio pipeline/floor: {ratio:.0f}x")
+    # The floor is a few milliseconds: a ratio to it would mean nothing; what counts is the absolute
+    # latency against the issue's one-second promise, with the floor showing inotify is not the cost.
+    print(f"within one second: {sum(v < 1.0 for v in pipeline)}/{len(pipeline)}")
 
 
 if __name__ == "__main__":
