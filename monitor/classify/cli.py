@@ -91,7 +91,8 @@ def train(cli: CliContext, data: Path) -> None:
     """Fit the trained head on DATA and write it next to topics.yaml.
 
     Prints, per topic, the cross-validated F1 of the head and the best prototype threshold on DATA
-    (the value to put as `threshold:` in topics.yaml for when the head does not apply).
+    (the value to put as `threshold:` in topics.yaml). A topic gets a head only where the head's
+    cross-validated F1 beats the prototypes'; elsewhere, and whenever the topic is edited, prototypes score.
     """
     classifier = _load_classifier(cli.rules_dir)
     items = _items(data, classifier)
@@ -104,7 +105,7 @@ def train(cli: CliContext, data: Path) -> None:
     )
     for c in calibrations:
         head_part = (
-            f"{c.head.threshold:>8.4f} {c.head_f1:>5.3f}"
+            f"{c.head.threshold:>8.4f} {c.head_f1:>5.3f}  {'used' if c.wins else 'not used'}"
             if c.head is not None and c.head_f1 is not None
             else f"{'-':>8} {'-':>5}"
         )

@@ -51,6 +51,11 @@ class TopicCalibration:
     head_f1: float | None
     """Cross-validated: each article scored by a head trained without it."""
 
+    @property
+    def wins(self) -> bool:
+        """The head is worth using: its cross-validated F1 beats the prototypes' best F1."""
+        return self.head_f1 is not None and self.head_f1 > self.prototype_f1
+
 
 def document_units(analysis: Analysis, topic: str) -> DocumentUnits:
     units = analysis.topics[topic]
@@ -144,9 +149,14 @@ def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[Top
 
 
 def head_file(calibrations: Sequence[TopicCalibration], *, trained_on: str, documents: int) -> HeadFile:
+    """Heads only for topics where the cross-validated head beats the prototypes on the same data.
+
+    The prototype F1 is measured with its threshold chosen on all of the data, which flatters it, so a
+    head that still wins is worth its extra parameters; elsewhere the topic keeps prototype scoring.
+    """
     return HeadFile(
         model=MODEL_ID,
         trained_on=trained_on,
         documents=documents,
-        topics={c.topic: c.head for c in calibrations if c.head is not None},
+        topics={c.topic: c.head for c in calibrations if c.head is not None and c.wins},
     )
