@@ -1,0 +1,117 @@
+"""Labelled data, metrics, calibration and the classify/topics commands on real files."""
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from monitor.classify.cli import classify, topics
+from monitor.classify.evaluation import LabelledDataError, LabelledItem, best_threshold, load_labelled, report
+from monitor.classify.head import HEAD_FILE, load_head
+from monitor.cli_common import common_options
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+NAMES = ("ceasefire", "cross_border_shelling", "prisoner_exchange")
+
+
+@click.group()
+@common_options
+def newsmon() -> None:
+    """The two commands as the lead's ``newsmon`` group registers them."""
+
+
+newsmon.add_command(classify)
+newsmon.add_command(topics)
+
+
+def test_the_labelled_data_meets_the_issue_minimums() -> None:
+    items = load_labelled(DATA / "topics-dev.jsonl", topics=NAMES) + load_labelled(
+        DATA / "topics-heldout.jsonl", topics=NAMES
+    )
+    raw = [
+        json.loads(line) for f in ("topics-dev", "topics-heldout") for line in (DATA / f"{f}.jsonl").open()
+    ]
+    assert all(r["source"] and r["url"] and r["kind"] in {"verbatim", "paraphrase"} for r in raw)
+    for name in NAMES:
+        assert sum(name in i.labels for i in items) >= 40
+    negatives = [i for i in items if not i.labels]
+    assert len(negatives) >= 60 and sum(i.hard_negative for i in negatives) >= len(negatives) / 2
+    assert not {i.id for i in load_labelled(DATA / "topics-dev.jsonl")} & {
+        i.id for i in load_labelled(DATA / "topics-heldout.jsonl")
+    }
+
+
+def test_bad_lines_and_unknown_topics_are_reported_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "text": "x", "labels": []}\n{"id": "b", "text": "y", "labels": ["wars"]}\n')
+    with pytest.raises(LabelledDataError, match=r"bad.jsonl:2: unknown topic\(s\): wars"):
+        load_labelled(path, topics=NAMES)
+    path.write_text('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n')
+    with pytest.raises(LabelledDataError, match=r"bad\.jsonl:2: duplicate id"):
+        load_labelled(path)
+
+
+def test_report_counts_precision_recall_f1_and_hard_negatives() -> None:
+    items = [
+        LabelledItem(id="1", text="t", labels=frozenset({"ceasefire"})),
+        LabelledItem(id="2", text="t", labels=frozenset({"ceasefire"})),
+        LabelledItem(id="3", text="t", hard_negative=True),
+        LabelledItem(id="4", text="t", hard_negative=True),
+    ]
+    predicted = [frozenset({"ceasefire"}), frozenset(), frozenset({"ceasefire"}), frozenset()]
+    rep = report(items, predicted, ["ceasefire"])
+    (c,) = rep.topics
+    assert (c.precision, c.recall, c.f1) == (0.5, 0.5, 0.5)
+    assert rep.hard_negative_rate == 0.5
+    assert rep.errors == (("2", "ceasefire", "missed"), ("3", "ceasefire", "false alarm"))
+
+
+def test_best_threshold_separates_with_the_widest_margin() -> None:
+    threshold, f1 = best_threshold([0.1, 0.2, 0.6, 0.9], [False, False, True, True])
+    assert f1 == 1.0 and threshold == pytest.approx(0.4)
+
+
+def test_classify_json_prints_one_line_per_file_with_evidence_inside_the_text(tmp_path: Path) -> None:
+    seed = sorted((ROOT / "seeds").glob("*.txt"))[0]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = CliRunner().invoke(
+        newsmon, ["classify", "--json", str(seed), str(empty), "--rules", str(ROOT / "rules")]
+    )
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1 and lines[0]["path"] == str(seed)
+    ceasefire = lines[0]["topics"]["ceasefire"]
+    assert ceasefire["match"] is True and ceasefire["score"] >= ceasefire["threshold"]
+    text = seed.read_text(encoding="utf-8")
+    assert all(text[e["start"] : e["end"]] == e["text"] for e in ceasefire["evidence"])
+    assert "not classified" in result.stderr
+
+
+def test_train_writes_a_head_next_to_topics_yaml_and_eval_reports_it(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(ROOT / "rules" / "topics.yaml", rules / "topics.yaml")
+    items = [json.loads(line) for line in (DATA / "topics-dev.jsonl").open()]
+    shelling = [i for i in items if "cross_border_shelling" in i["labels"]][:12]
+    others = [i for i in items if not i["labels"]][:20]
+    data = tmp_path / "small.jsonl"
+    data.write_text("".join(json.dumps(i) + "\n" for i in shelling + others))
+    runner = CliRunner()
+    trained = runner.invoke(newsmon, ["topics", "train", str(data), "--rules", str(rules)])
+    assert trained.exit_code == 0, trained.output
+    head = load_head(rules / HEAD_FILE)
+    assert head is not None and head.documents == 32
+    assert set(head.topics) <= {"cross_border_shelling"}
+    assert "cross_border_shelling" in trained.stdout
+    evaluated = runner.invoke(newsmon, ["topics", "eval", "--json", str(data), "--rules", str(rules)])
+    assert evaluated.exit_code == 0, evaluated.output
+    line = next(line for line in evaluated.stdout.splitlines() if line.startswith("{"))
+    numbers = json.loads(line)["classifier"]
+    assert numbers["documents"] == 32
+    assert numbers["topics"]["cross_border_shelling"]["recall"] >= 0.75
+    assert {e["id"] for e in numbers["errors"]} <= {i["id"] for i in shelling + others}
