@@ -25,7 +25,7 @@ from monitor.config import AdminConfig
 from monitor.dispatch.routing import destinations_for
 from monitor.ingest.article import Article
 from monitor.ingest.quarantine import QuarantineError, quarantine
-from monitor.ingest.reader import Unreadable, read_article
+from monitor.ingest.reader import Unreadable, check_name, read_article
 from monitor.observability import metrics
 from monitor.store import articles as store
 from monitor.store.articles import FileStat, PendingAlert, StoryUpdate
@@ -78,6 +78,10 @@ class Pipeline:
 
     async def read(self, path: Path, seen_at: float) -> Outcome | None:
         """Stage 1: read one file; returns an outcome if it ends here, else queues the article."""
+        try:
+            check_name(path)  # before the path reaches SQLite, which cannot encode a non-UTF-8 name
+        except Unreadable as exc:
+            return await self._reject(path, exc.reason, str(exc))
         try:
             stat = await asyncio.to_thread(FileStat.of, path)
         except FileNotFoundError:

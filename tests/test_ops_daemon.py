@@ -306,10 +306,6 @@ def test_hostile_files_leave_the_daemon_running_and_good_files_processed(tmp_pat
     assert processed[0][0] in (len(good), len(good) + 1)  # + the invalid-UTF-8 file if it decoded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Pipeline.read hands the path to SQLite before the reader can refuse it: /tmp/issues/ops-needs.md",
-)
 def test_a_file_name_that_is_not_utf8_is_quarantined(tmp_path: Path) -> None:
     project = make_project(tmp_path, seeds=False)
     daemon = start(project)
