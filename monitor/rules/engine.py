@@ -252,7 +252,8 @@ class Evaluation:
     def __init__(self, doc: Document, spans: Mapping[Key, list[tuple[int, int]]]) -> None:
         self.doc = doc
         self.spans = spans
-        self._terms: dict[int, list[Occurrence]] = {}
+        # Keyed by value, not id(): explain parses queries afresh, and a freed node's id is reused.
+        self._terms: dict[Term, list[Occurrence]] = {}
 
     def holds(self, node: Node, lo: int = 0, hi: int | None = None) -> tuple[bool, list[Occurrence]]:
         """Whether ``node`` holds within tokens [lo, hi), and the occurrences that make it hold."""
@@ -332,10 +333,10 @@ class Evaluation:
 
     def term(self, term: Term) -> list[Occurrence]:
         """All occurrences of a word or phrase in the whole document (cached per term)."""
-        cached = self._terms.get(id(term))
+        cached = self._terms.get(term)
         if cached is None:
             cached = [(s, e, ((s, e, term.label),)) for s, e in self._phrase(term.words)]
-            self._terms[id(term)] = cached
+            self._terms[term] = cached
         return cached
 
     def word_spans(self, word: Word) -> list[tuple[int, int]]:
