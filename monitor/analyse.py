@@ -54,14 +54,29 @@ def topic_passes(rule: Rule, topics: Mapping[str, TopicResultLike]) -> bool:
     return result.score >= rule.min_score if rule.min_score is not None else result.match
 
 
+def topic_stands_in(rule: Rule, topics: Mapping[str, TopicResultLike]) -> bool:
+    """The topic score reaches ``fire_on_topic``: sure enough to fire without the query's words."""
+    if rule.fire_on_topic is None or rule.topic is None:
+        return False
+    result = topics.get(rule.topic)
+    return result is not None and result.score >= rule.fire_on_topic
+
+
+def fires(rule: Rule, query_matched: bool, topics: Mapping[str, TopicResultLike]) -> bool:
+    """Whether a rule fires, given whether its query matched: the one definition the analysis and
+    ``check --explain`` share. A query and a topic must both hold, unless the topic alone is sure."""
+    if not rule.enabled:
+        return False
+    query_holds = rule.query is None or query_matched or topic_stands_in(rule, topics)
+    return query_holds and topic_passes(rule, topics)
+
+
 def evaluate(ruleset: RuleSet, article: Article, topics: Mapping[str, TopicResultLike]) -> list[Match]:
-    """Rules that fire: query (if any) matched and topic (if any) passed, with their evidence."""
+    """Rules that fire, with their evidence: the query's sentences first, then the classifier's."""
     query_evidence = {hit.rule.id: hit.evidence for hit in ruleset.match(article)}
     matches = []
     for rule in ruleset.rules:
-        if not rule.enabled or (rule.query is not None and rule.id not in query_evidence):
-            continue
-        if not topic_passes(rule, topics):
+        if not fires(rule, rule.id in query_evidence, topics):
             continue
         evidence = query_evidence.get(rule.id, ())
         if rule.topic is not None:

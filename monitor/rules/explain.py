@@ -8,30 +8,17 @@ function the analysis uses, so it cannot disagree with what the daemon does.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import click
 
 from monitor.alerts.model import Evidence
-from monitor.analyse import topic_passes
+from monitor.analyse import TopicResultLike, fires, topic_passes, topic_stands_in
 from monitor.ingest.article import Article
 from monitor.rules.engine import Evaluation, Occurrence, node_terms
 from monitor.rules.model import Rule
 from monitor.rules.query import And, Node, Not, Or, parse, unparse
 from monitor.rules.ruleset import RuleSet, evidence
-
-
-class TopicVerdict(Protocol):
-    """What the explanation reads from a classifier result (``monitor.classify.TopicResult``)."""
-
-    @property
-    def score(self) -> float: ...
-    @property
-    def match(self) -> bool: ...
-    @property
-    def threshold(self) -> float: ...
-    @property
-    def evidence(self) -> tuple[Evidence, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +41,8 @@ class TopicCheck:
     needed: float | None
     basis: Literal["min_score", "threshold"]
     passed: bool
+    stands_in_at: float | None = None  # the rule's fire_on_topic
+    stands_in: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +54,7 @@ class Explanation:
     evidence: tuple[Evidence, ...]
 
 
-def explain(ruleset: RuleSet, article: Article, topics: Mapping[str, TopicVerdict]) -> list[Explanation]:
+def explain(ruleset: RuleSet, article: Article, topics: Mapping[str, TopicResultLike]) -> list[Explanation]:
     """One explanation per rule of the set, in rule order (disabled rules included, never fired)."""
     doc, evaluation = ruleset.analyse(article)
     explanations: list[Explanation] = []
@@ -78,12 +67,12 @@ def explain(ruleset: RuleSet, article: Article, topics: Mapping[str, TopicVerdic
             query = _clause(node, evaluation)
             ok, occurrences = evaluation.holds(node)
             found = evidence(doc, occurrences if ok else _all_terms(node, evaluation))
-        fired = rule.enabled and (query is None or query.holds) and (topic is None or topic.passed)
+        fired = fires(rule, query is not None and query.holds, topics)
         explanations.append(Explanation(rule, fired, topic, query, found))
     return explanations
 
 
-def _topic_check(rule: Rule, topics: Mapping[str, TopicVerdict]) -> TopicCheck | None:
+def _topic_check(rule: Rule, topics: Mapping[str, TopicResultLike]) -> TopicCheck | None:
     if rule.topic is None:
         return None
     result = topics.get(rule.topic)
@@ -91,7 +80,15 @@ def _topic_check(rule: Rule, topics: Mapping[str, TopicVerdict]) -> TopicCheck |
     if result is None:
         return TopicCheck(rule.topic, None, rule.min_score, basis, passed=False)
     needed = rule.min_score if rule.min_score is not None else result.threshold
-    return TopicCheck(rule.topic, result.score, needed, basis, passed=topic_passes(rule, topics))
+    return TopicCheck(
+        rule.topic,
+        result.score,
+        needed,
+        basis,
+        passed=topic_passes(rule, topics),
+        stands_in_at=rule.fire_on_topic,
+        stands_in=topic_stands_in(rule, topics),
+    )
 
 
 def _clause(node: Node, evaluation: Evaluation) -> Clause:
@@ -143,7 +140,15 @@ def _topic_text(check: TopicCheck) -> str:
         return f"topic {check.topic}: not scored by the classifier"
     needed = "?" if check.needed is None else f"{check.needed:.2f}"
     relation = ">=" if check.passed else "<"
-    return f"topic {check.topic} {check.score:.2f} {relation} {needed} ({check.basis})"
+    text = f"topic {check.topic} {check.score:.2f} {relation} {needed} ({check.basis})"
+    if check.stands_in_at is not None:
+        verdict = (
+            ">= {:.2f} (fire_on_topic): fires without the query"
+            if check.stands_in
+            else "< {:.2f} (fire_on_topic)"
+        )
+        text += "; " + verdict.format(check.stands_in_at)
+    return text
 
 
 def _clause_lines(clause: Clause, *, depth: int, label: str = "") -> list[str]:

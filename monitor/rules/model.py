@@ -57,6 +57,13 @@ class Rule(BaseModel):
         default=None, ge=0.0, le=1.0, description="topic score needed; default: the topic's threshold"
     )
     query: str | None = Field(default=None, min_length=1, description="see docs/rules.md")
+    fire_on_topic: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="topic score at which the rule fires even when its query does not match "
+        "(reporters' paraphrases); below it, topic and query must both hold",
+    )
     notify: tuple[str, ...] = Field(
         default=(), description="destination names from the admin config; empty: the default route"
     )
@@ -72,4 +79,14 @@ class Rule(BaseModel):
             raise ValueError("a rule needs a query, a topic, or both")
         if self.min_score is not None and self.topic is None:
             raise ValueError("min_score applies to a topic: add topic, or remove min_score")
+        if self.fire_on_topic is not None and (self.topic is None or self.query is None):
+            raise ValueError(
+                "fire_on_topic lets a topic stand in for the query: it needs both topic and query"
+            )
+        if (
+            self.fire_on_topic is not None
+            and self.min_score is not None
+            and self.fire_on_topic < self.min_score
+        ):
+            raise ValueError("fire_on_topic below min_score would never apply: raise it above min_score")
         return self
