@@ -103,7 +103,7 @@ def load_config(explicit: Path | None = None) -> AdminConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read admin config: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the admin config must be a mapping")
     base = path.parent
@@ -121,6 +121,13 @@ def _relative_to(base: Path, config: AdminConfig) -> dict[str, Path]:
         for name in ("inbox", "state_dir", "rules_dir")
         if not (value := getattr(config, name)).is_absolute()
     }
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Position and problem only: PyYAML's own message quotes the offending line, which may hold a URL."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "cannot parse"
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def _describe(exc: ValidationError) -> str:

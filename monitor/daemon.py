@@ -36,6 +36,7 @@ from monitor.observability.health import Health, HealthServer
 from monitor.observability.status import write_heartbeat
 from monitor.observability.systemd import SystemdNotifier
 from monitor.pipeline import Outcome, Pipeline
+from monitor.store.articles import prune_stories
 from monitor.store.db import connect
 
 log = structlog.get_logger(__name__)
@@ -44,6 +45,9 @@ RELOAD_DEBOUNCE_SECONDS = 0.3
 HEARTBEAT_SECONDS = 10.0
 STALL_SECONDS = 300.0  # work pending and no progress for this long: stop feeding the systemd watchdog
 DELIVERED_RETENTION_SECONDS = 30 * 24 * 3600
+# Periodic and overflow rescans only take files unmodified this long: a younger one may still be being
+# written, and its close event (or a later rescan) brings it in. The start-up scan takes every file.
+RESCAN_MIN_AGE_SECONDS = 10.0
 
 
 class Daemon:
@@ -66,6 +70,8 @@ class Daemon:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._reload_handle: asyncio.TimerHandle | None = None
+        self._reload_lock = asyncio.Lock()  # two SIGHUPs must not build two dispatchers
+        self._exit_code = 0
         self._last_progress = time.monotonic()
         self._started_at = time.time()
         self._last_reload: dict[str, object] = {}
@@ -105,10 +111,15 @@ class Daemon:
             log.info("daemon_stopped")
 
     async def _run_once(self) -> int:
-        analyse = asyncio.create_task(self._analyse_loop())
-        for path in await asyncio.to_thread(self._scan):
+        analyse = asyncio.create_task(self._analyse_loop(), name="analyse")
+        for path in await asyncio.to_thread(self._scan, 0.0):
             await self._read(path, time.time())
-        await self._pipeline.join()
+        joined = asyncio.ensure_future(self._pipeline.join())
+        await asyncio.wait([joined, analyse], return_when=asyncio.FIRST_COMPLETED)
+        if analyse.done():  # analysis died: the queue will never empty
+            joined.cancel()
+            log.error("pipeline_stage_failed", stage="analyse", error=repr(analyse.exception()))
+            return 1
         analyse.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await analyse
@@ -135,6 +146,8 @@ class Daemon:
             asyncio.create_task(self._read_loop(), name="read"),
             asyncio.create_task(self._analyse_loop(), name="analyse"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._stage_ended)
         inbox_watcher.start()  # before the scan, so nothing written in between is missed
         await self._rescan("startup")
         scheduler.start()
@@ -160,9 +173,19 @@ class Daemon:
         if health is not None:
             await health.stop()
         rules_observer.join(timeout=5)
-        return 0
+        return self._exit_code
 
     def stop(self) -> None:
+        self._stopping.set()
+
+    def _stage_ended(self, task: "asyncio.Task[None]") -> None:
+        """A pipeline stage only ends by cancellation; anything else (the state database failing: disk
+        full, locked for too long) stops the daemon with an error, so that systemd restarts it rather
+        than leave a process that looks alive and ingests nothing."""
+        if task.cancelled() or self._stopping.is_set():
+            return
+        log.error("pipeline_stage_failed", stage=task.get_name(), error=repr(task.exception()))
+        self._exit_code = 1
         self._stopping.set()
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -186,17 +209,18 @@ class Daemon:
 
     async def _rescan(self, reason: str) -> None:
         metrics.INBOX_RESCANS.labels(reason).inc()
-        paths = await asyncio.to_thread(self._scan)
+        paths = await asyncio.to_thread(self._scan, 0.0 if reason == "startup" else RESCAN_MIN_AGE_SECONDS)
         for path in paths:
             self._intake(path)
         log.info("inbox_rescanned", reason=reason, files=len(paths))
 
-    def _scan(self) -> list[Path]:
+    def _scan(self, min_age: float) -> list[Path]:
         """Candidates, and refused entries too: the reader refuses them again, so they get quarantined."""
         refused: list[Path] = []
         found = scan_inbox(
             self._config.inbox,
             excluded=(self._config.state_dir,),
+            min_age=min_age,
             on_refused=lambda path, _reason: refused.append(path),
         )
         return found + refused
@@ -258,6 +282,10 @@ class Daemon:
         )
 
     async def _reload(self, *, admin_config: bool) -> None:
+        async with self._reload_lock:
+            await self._reload_now(admin_config=admin_config)
+
+    async def _reload_now(self, *, admin_config: bool) -> None:
         self._notifier.reloading()
         try:
             if admin_config:
@@ -330,6 +358,8 @@ class Daemon:
         """The pipeline is alive: its tasks run, and pending work is making progress."""
         if any(task.done() for task in self._tasks):
             return False
+        if self._pipeline.busy_for() > STALL_SECONDS:  # one article stuck in analysis
+            return False
         idle = not self._pending
         return idle or time.monotonic() - self._last_progress < STALL_SECONDS
 
@@ -379,7 +409,8 @@ class Daemon:
         deleted = self._conn.execute(
             "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?", (cutoff,)
         ).rowcount
-        log.info("state_pruned", delivered_rows=deleted)
+        stories = prune_stories(self._conn, time.time())
+        log.info("state_pruned", delivered_rows=deleted, stories=stories)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

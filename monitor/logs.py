@@ -26,7 +26,9 @@ def mask_secret(value: str | None) -> None:
 
 
 def _mask(text: str) -> str:
-    for secret in _secrets:
+    with _secrets_lock:  # another thread may be registering a secret right now
+        secrets = tuple(_secrets)
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, _MASK)
     return text

@@ -75,6 +75,7 @@ class Pipeline:
         self._quarantine_dir = config.state_dir / QUARANTINE_DIR
         self._articles: asyncio.Queue[_Read] = asyncio.Queue(maxsize=config.limits.queue_size)
         self._current: asyncio.Future[Outcome] | None = None
+        self._current_since = 0.0
 
     async def read(self, path: Path, seen_at: float) -> Outcome | None:
         """Stage 1: read one file; returns an outcome if it ends here, else queues the article."""
@@ -114,9 +115,16 @@ class Pipeline:
         analysis runs to the end (shielded), and :meth:`finish_current` waits for it on shutdown.
         """
         item = await self._articles.get()
+        self._current_since = time.monotonic()
         self._current = asyncio.ensure_future(self._analyse_or_quarantine(item))
         self._current.add_done_callback(lambda _task: self._articles.task_done())
         return await asyncio.shield(self._current)
+
+    def busy_for(self) -> float:
+        """Seconds the article in hand has been under analysis (0 when none is)."""
+        if self._current is None or self._current.done():
+            return 0.0
+        return time.monotonic() - self._current_since
 
     async def finish_current(self) -> None:
         """Wait for the article in hand, if any, to be stored."""

@@ -34,3 +34,14 @@ def test_invalid_config_error_never_echoes_secret_values(tmp_path: Path) -> None
         load_config(path)
     assert "SECRET" not in str(info.value)
     assert "bogus" in str(info.value)
+
+
+def test_invalid_yaml_is_located_without_quoting_the_line(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "destinations:\n  slack: {type: slack, url: https://hooks.slack.com/services/T0/B0/SECRETTOKEN}}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert "line 2" in str(raised.value)
+    assert "SECRETTOKEN" not in str(raised.value)

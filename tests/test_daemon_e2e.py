@@ -50,7 +50,7 @@ def write_config(project: dict[str, Path]) -> Path:
         "  archive: {type: jsonl, path: alerts.jsonl}\n"
         "routes:\n"
         "  default: [hook, console, archive]\n"
-        "limits: {rescan_seconds: 3600}\n",
+        "limits: {rescan_seconds: 1}\n",  # periodic rescans run during the tests, too
         encoding="utf-8",
     )
     return config
@@ -185,7 +185,7 @@ def test_half_written_file_is_not_read_early(daemon: Daemon, project: dict[str, 
     with target.open("w", encoding="utf-8") as writer:
         writer.write(text[:half])
         writer.flush()
-        time.sleep(1.5)  # longer than the settle time: only the close may make the file count
+        time.sleep(3)  # longer than the settle time, across periodic rescans: only the close counts
         assert daemon.count("article_processed", lambda e: e["path"].endswith("slow.txt")) == 0
         writer.write(text[half:])
     event = daemon.wait_for("article_processed", lambda e: e["path"].endswith("slow.txt"), timeout=20)

@@ -185,3 +185,14 @@ def _upsert_file(conn: sqlite3.Connection, stat: FileStat, article_id: str) -> N
         "article_id = excluded.article_id",
         (str(stat.path), stat.size, stat.mtime_ns, article_id),
     )
+
+
+def prune_stories(conn: sqlite3.Connection, now: float) -> int:
+    """Forget stories no article can join any more (older than the grouping window) and their bands."""
+    cutoff = now - STORY_WINDOW_SECONDS
+    with transaction(conn):
+        conn.execute(
+            "DELETE FROM story_bands WHERE story_id IN (SELECT id FROM stories WHERE last_seen < ?)",
+            (cutoff,),
+        )
+        return conn.execute("DELETE FROM stories WHERE last_seen < ?", (cutoff,)).rowcount
