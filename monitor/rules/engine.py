@@ -1,36 +1,27 @@
-"""Compiled matching: index the rules by their terms, scan each article once, evaluate only candidates.
+"""Compiled matching: index the rules by their terms, find the keys an article holds, evaluate candidates.
 
-This is Lucene Monitor's presearcher idea. At compile time every query yields a set of *keys* (folded words
-or wildcard prefixes) such that the query cannot match an article in which none of them occurs: an AND
-needs one of its children (the rarest-looking), an OR all of them, a NOT none (a query made only of NOTs and
-metadata filters runs on every article; :attr:`CompiledRules.unindexed` counts those). One Aho-Corasick
-automaton holds every key of every rule.
+This is Lucene Monitor's presearcher idea. At compile time every query yields *clauses*: sets of keys
+(folded words, or prefixes ending in ``*``) such that an article the query matches holds at least one key
+of every clause (an AND needs all its children's clauses, an OR one key of each child's, a phrase every
+word, a NOT nothing). A rule is indexed under its cheapest clause; a rule without clauses (only NOTs and
+metadata filters) runs on every article and :attr:`RuleSet.unindexed` names it.
 
-Per article the text is tokenised once (:mod:`monitor.text.normalize`) into parallel word lists, which are
-joined into four strings with separators that no word contains:
-
-==========  ============================  ==============================================
-stream      entry i                        finds
-==========  ============================  ==============================================
-words       stem(i)                        ``" key "``: a word, any simple plural
-pairs       norm(i) + stem(i+1)            ``" key "``: the same word written as two (``cease fire``)
-prefixes    norm(i)                        ``"|prefix"``: a wildcard
-pair-pref.  norm(i) + norm(i+1)            ``"|prefix"``: a wildcard over two words (``cease-fires``)
-==========  ============================  ==============================================
-
-One automaton pass over each stream (C code) gives every key's occurrences as token spans; only rules with
-a key present are evaluated, against those spans. Nothing here keeps state between calls, so one compiled
-set serves many threads.
+Per article the text is tokenised once (:mod:`monitor.text.normalize`) into parallel word lists. A key
+occurs where it equals a word's stem (any simple plural), a word glued to the next one's stem (``cease
+fire`` for ``ceasefire``), or, for a prefix, the start of a word or of two glued words (``cease-fires`` for
+``ceasefir*``). Which keys occur is a few set intersections in C, whatever the number of rules; the
+candidates are the rules indexed under a present key whose other clauses are met too, and only they are
+evaluated, finding each needed key's positions on demand. Nothing here keeps state between articles, so
+one compiled set serves many threads.
 """
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
-from itertools import accumulate, islice, pairwise
-from operator import add
-from typing import Literal
+from functools import cached_property, lru_cache
+from itertools import islice
+from operator import add, itemgetter
 
 import ahocorasick
 
@@ -38,7 +29,7 @@ from monitor.rules.query import And, Field, Filter, Near, Node, Not, Or, Sentenc
 from monitor.text.normalize import Tokens, stem, tokenize, words
 from monitor.text.sentences import Span, split_sentences
 
-Key = tuple[Literal["exact", "prefix"], str]
+Key = str  # a folded, singular word; or a prefix followed by "*"
 Highlight = tuple[int, int, str]  # token start, token end (exclusive), query term label
 Occurrence = tuple[int, int, tuple[Highlight, ...]]  # token span covering all its highlights
 
@@ -108,10 +99,10 @@ def analyse(text: str, *, title: str | None, source: str | None, language: str |
 
 
 def word_key(word: Word) -> Key:
-    """The automaton key of a query word; a case-sensitive word is found by its folded form, then checked."""
+    """The key of a query word; a case-sensitive word is found by its folded form, then checked."""
     if word.prefix:
-        return ("prefix", word.text)
-    return ("exact", stem(word.text.lower()))
+        return word.text + "*"
+    return stem(word.text.lower())
 
 
 def joinable(a: Word, b: Word) -> bool:
@@ -123,57 +114,58 @@ def joined(a: Word, b: Word) -> Word:
     return Word(a.text + b.text, f"{a.label} {b.label}")
 
 
-def term_keys(term: Term) -> frozenset[Key]:
-    """Keys of the phrase's longest word (or the joined forms that could stand in for it)."""
+def _word_clauses(term: Term) -> Iterator[frozenset[Key]]:
+    """One clause per word of a phrase: the word itself, or a joined form with a neighbour standing in."""
     ws = term.words
-    j = max(range(len(ws)), key=lambda k: len(ws[k].text))
-    keys = {word_key(ws[j])}
-    if j > 0 and joinable(ws[j - 1], ws[j]):
-        keys.add(word_key(joined(ws[j - 1], ws[j])))
-    if j + 1 < len(ws) and joinable(ws[j], ws[j + 1]):
-        keys.add(word_key(joined(ws[j], ws[j + 1])))
-    return frozenset(keys)
-
-
-def evaluation_keys(node: Node) -> set[Key]:
-    """Every key whose spans evaluating ``node`` may need: each word's, and each joinable pair's."""
-    keys: set[Key] = set()
-    for term in node_terms(node):
-        ws = term.words
-        keys.update(map(word_key, ws))
-        keys.update(word_key(joined(a, b)) for a, b in pairwise(ws) if joinable(a, b))
-    return keys
+    for j, word in enumerate(ws):
+        keys = {word_key(word)}
+        if j > 0 and joinable(ws[j - 1], word):
+            keys.add(word_key(joined(ws[j - 1], word)))
+        if j + 1 < len(ws) and joinable(word, ws[j + 1]):
+            keys.add(word_key(joined(word, ws[j + 1])))
+        yield frozenset(keys)
 
 
 def _cost(keys: frozenset[Key]) -> float:
-    """Short words are common words: prefer indexing a rule under few, long keys."""
-    return sum(1.0 / len(text) for _, text in keys)
+    """Fewer keys, and longer ones (short words are common words), select fewer articles."""
+    return sum(1.0 / len(key) for key in keys)
 
 
-def presearch_keys(node: Node) -> frozenset[Key] | None:
-    """Keys of which at least one occurs in every article the node matches; None if there are none."""
+def presearch_clauses(node: Node) -> tuple[frozenset[Key], ...]:
+    """Key sets that every article the node matches meets, each in at least one key: an AND of ORs.
+
+    Cheapest first (:func:`_cost`); empty when no term is required (only NOTs and filters). Rules are
+    indexed under their first clause; the others are checked, as set operations, before evaluating a rule.
+    """
+    clauses = set(_clauses(node))
+    kept = [c for c in clauses if not any(other < c for other in clauses)]  # a superset adds nothing
+    return tuple(sorted(kept, key=lambda c: (_cost(c), sorted(c))))
+
+
+def _clauses(node: Node) -> Iterator[frozenset[Key]]:
     match node:
         case Term():
-            return term_keys(node)
+            yield from _word_clauses(node)
         case And(children):
-            options = [k for k in map(presearch_keys, children) if k is not None]
-            return min(options, key=_cost) if options else None
-        case Near(left, right):
-            options = [k for k in (presearch_keys(left), presearch_keys(right)) if k is not None]
-            return min(options, key=_cost) if options else None
-        case Or(children):
-            keys: set[Key] = set()
             for child in children:
-                child_keys = presearch_keys(child)
-                if child_keys is None:
-                    return None
-                keys |= child_keys
-            return frozenset(keys)
+                yield from _clauses(child)
+        case Near(left, right):
+            yield from _clauses(left)
+            yield from _clauses(right)
+        case Or(children):
+            union: set[Key] = set()
+            for child in children:
+                options = presearch_clauses(child)
+                if not options:
+                    return
+                union |= options[0]
+            yield frozenset(union)
         case Sentence(child) | Field(_, child):
-            return presearch_keys(child)
+            yield from _clauses(child)
         case Not() | Filter():
-            return None
-    raise AssertionError(node)
+            return
+        case _:
+            raise AssertionError(node)
 
 
 def node_terms(node: Node) -> Iterator[Term]:
@@ -191,56 +183,109 @@ def node_terms(node: Node) -> Iterator[Term]:
             yield from node_terms(child)
 
 
-# ---------------------------------------------------------------- scanning
+# ---------------------------------------------------------------- key spans
+
+
+class KeySpans:
+    """Where keys occur in one article, as token spans; a key's positions are found on first request.
+
+    The work is in C: set membership says whether a word key is here at all, ``list.index`` finds the
+    positions of one that is. A prefix is found on words cut to its length (once per length asked about)
+    and, written over two words, as a word equal to its beginning followed by a word starting with the rest.
+    """
+
+    def __init__(self, tokens: Tokens) -> None:
+        self.norms = tokens.norms
+        self.stems = tokens.stems
+        # A word written as two: the first as typed, the second possibly plural (cease fires).
+        self.pairs = list(map(add, self.norms, islice(self.stems, 1, None)))
+        self.stem_set = frozenset(self.stems)
+        self.pair_set = frozenset(self.pairs)
+        self._spans: dict[Key, list[tuple[int, int]]] = {}
+        self._cuts: dict[int, list[str]] = {}
+
+    @cached_property
+    def norm_set(self) -> frozenset[str]:
+        return frozenset(self.norms)
+
+    @cached_property
+    def prefix_stream(self) -> str:
+        """The words between bars: ``|p`` finds a prefix, ``|ce|asefir`` one written over two words."""
+        return "|" + "|".join(self.norms) + "|"
+
+    def get(self, key: Key) -> list[tuple[int, int]]:
+        """Sorted spans of a key: one token, or two (a word written as two, a wildcard over two words)."""
+        spans = self._spans.get(key)
+        if spans is None:
+            spans = self._spans[key] = self._find(key)
+        return spans
+
+    def _find(self, key: Key) -> list[tuple[int, int]]:
+        if key.endswith("*"):
+            prefix = key[:-1]
+            ones = [(i, i + 1) for i in _positions(self._cut(len(prefix)), prefix)]
+            norms, last = self.norms, len(self.norms) - 1
+            twos = [
+                (i, i + 2)
+                for split in range(1, len(prefix))
+                if prefix[:split] in self.norm_set
+                for i in _positions(norms, prefix[:split])
+                if i < last and norms[i + 1].startswith(prefix[split:])
+            ]
+        else:
+            ones = [(i, i + 1) for i in _positions(self.stems, key)] if key in self.stem_set else []
+            twos = [(i, i + 2) for i in _positions(self.pairs, key)] if key in self.pair_set else []
+        return sorted(ones + twos) if twos else ones
+
+    def _cut(self, length: int) -> list[str]:
+        """Every word cut to ``length`` characters."""
+        cut = self._cuts.get(length)
+        if cut is None:
+            cut = self._cuts[length] = list(map(itemgetter(slice(0, length)), self.norms))
+        return cut
+
+
+def _positions(entries: list[str], value: str) -> list[int]:
+    """Every index of ``value`` in ``entries``, each found by ``list.index`` (a C loop)."""
+    found: list[int] = []
+    index = entries.index
+    try:
+        i = index(value)
+        while True:
+            found.append(i)
+            i = index(value, i + 1)
+    except ValueError:
+        return found
 
 
 class Scanner:
-    """One automaton over the keys of all rules; :meth:`scan` gives each present key's token spans."""
+    """The presearch keys of all rules; :meth:`present` says which of them occur in an article.
+
+    Word keys are one set intersection per stream (the article's distinct words, not the keys, set the
+    cost); prefixes are one Aho-Corasick pass over the article's words, with every prefix also added split
+    in two (``|ce|asefir``) so that a wildcard over two words (``cease-fires``) needs no second stream.
+    """
 
     def __init__(self, keys: Iterable[Key]) -> None:
-        self.keys = tuple(sorted(set(keys)))
-        self.has_prefixes = any(kind == "prefix" for kind, _ in self.keys)
-        self._automaton = ahocorasick.Automaton()
-        for index, (kind, text) in enumerate(self.keys):
-            pattern = f" {text} " if kind == "exact" else f"|{text}"
-            self._automaton.add_word(pattern, (index, len(pattern)))
-        if self.keys:
+        keys = frozenset(keys)
+        self.words = frozenset(k for k in keys if not k.endswith("*"))
+        self._automaton: ahocorasick.Automaton | None = None
+        prefixes = sorted(keys - self.words)
+        if prefixes:
+            self._automaton = ahocorasick.Automaton()
+            for key in prefixes:
+                prefix = key[:-1]
+                self._automaton.add_word(f"|{prefix}", key)
+                for split in range(1, len(prefix)):
+                    self._automaton.add_word(f"|{prefix[:split]}|{prefix[split:]}", key)
             self._automaton.make_automaton()
 
-    def scan(self, tokens: Tokens) -> dict[Key, list[tuple[int, int]]]:
-        spans: dict[Key, list[tuple[int, int]]] = defaultdict(list)
-        if not self.keys or not len(tokens):
-            return spans
-        norms, stems = tokens.norms, tokens.stems
-        self._pass(spans, stems, " ", 1, None)
-        self._pass(spans, list(map(add, norms, islice(stems, 1, None))), " ", 2, None)
-        if self.has_prefixes:
-            self._pass(spans, norms, "|", 1, None)
-            self._pass(spans, list(map(add, norms, islice(norms, 1, None))), "|", 2, norms)
-        for found in spans.values():
-            found.sort()
-        return spans
-
-    def _pass(
-        self,
-        spans: dict[Key, list[tuple[int, int]]],
-        entries: list[str],
-        sep: str,
-        width: int,
-        first_words: list[str] | None,
-    ) -> None:
-        if not entries:
-            return
-        stream = sep + sep.join(entries) + sep
-        # Offset in ``stream`` of each entry's first character.
-        starts = list(accumulate(map((1).__add__, map(len, entries)), initial=1))
-        keys = self.keys
-        for end, (index, length) in self._automaton.iter(stream):
-            entry = bisect_left(starts, end - length + 2)
-            key = keys[index]
-            if first_words is not None and len(first_words[entry]) >= len(key[1]):
-                continue  # the first word alone carries the prefix: a one-word occurrence already found
-            spans[key].append((entry, entry + width))
+    def present(self, spans: KeySpans) -> set[Key]:
+        found = set(self.words.intersection(spans.stem_set))
+        found.update(self.words.intersection(spans.pair_set))
+        if self._automaton is not None and spans.norms:
+            found.update(key for _, key in self._automaton.iter(spans.prefix_stream))
+        return found
 
 
 # ---------------------------------------------------------------- evaluation
@@ -249,9 +294,9 @@ class Scanner:
 class Evaluation:
     """Evaluates query nodes against one document and its key spans; lives for one article only."""
 
-    def __init__(self, doc: Document, spans: Mapping[Key, list[tuple[int, int]]]) -> None:
+    def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.spans = spans
+        self.spans = KeySpans(doc.tokens)
         # Keyed by value, not id(): explain parses queries afresh, and a freed node's id is reused.
         self._terms: dict[Term, list[Occurrence]] = {}
 
@@ -317,7 +362,7 @@ class Evaluation:
 
     def _sentence(self, child: Node, lo: int, hi: int) -> tuple[bool, list[Occurrence]]:
         doc = self.doc
-        if presearch_keys(child) is None:  # can hold without any term (a filter): try every sentence
+        if not _requires_term(child):  # can hold without any term (a filter): try every sentence
             candidates = list(range(len(doc.sentences)))
         else:
             candidates = sorted(
@@ -340,7 +385,7 @@ class Evaluation:
         return cached
 
     def word_spans(self, word: Word) -> list[tuple[int, int]]:
-        found = self.spans.get(word_key(word), [])
+        found = self.spans.get(word_key(word))
         if word.case:
             raws = self.doc.tokens.raws
             return [(s, e) for s, e in found if e - s == 1 and raws[s] == word.text]
@@ -367,6 +412,11 @@ class Evaluation:
 
         starts = sorted(set(singles[0]) | set(pairs[0]))
         return [(s, e) for s in starts for e in sorted(set(ends(0, s)))]
+
+
+@lru_cache(maxsize=1 << 12)
+def _requires_term(node: Node) -> bool:
+    return bool(presearch_clauses(node))
 
 
 def _by_start(spans: list[tuple[int, int]]) -> dict[int, list[int]]:

@@ -11,16 +11,7 @@ from dataclasses import dataclass
 
 from monitor.alerts.model import Evidence, Highlight
 from monitor.ingest.article import Article
-from monitor.rules.engine import (
-    Document,
-    Evaluation,
-    Key,
-    Occurrence,
-    Scanner,
-    analyse,
-    evaluation_keys,
-    presearch_keys,
-)
+from monitor.rules.engine import Document, Evaluation, Key, Occurrence, Scanner, analyse, presearch_clauses
 from monitor.rules.model import Rule
 from monitor.rules.query import Node, parse
 
@@ -39,7 +30,7 @@ class QueryHit:
 class CompiledRule:
     rule: Rule
     query: Node | None
-    keys: frozenset[Key] | None
+    clauses: tuple[frozenset[Key], ...]  # presearch: indexed under the first, the others checked
 
 
 class RuleSet:
@@ -55,7 +46,7 @@ class RuleSet:
         compiled: list[CompiledRule] = []
         for rule in self.rules:
             node = parse(rule.query) if rule.query is not None else None
-            compiled.append(CompiledRule(rule, node, presearch_keys(node) if node is not None else None))
+            compiled.append(CompiledRule(rule, node, presearch_clauses(node) if node is not None else ()))
         self.compiled: tuple[CompiledRule, ...] = tuple(compiled)
         index: dict[Key, list[int]] = {}
         always: list[int] = []
@@ -63,12 +54,13 @@ class RuleSet:
         for i, item in enumerate(self.compiled):
             if item.query is None or not item.rule.enabled:
                 continue
-            scanned |= evaluation_keys(item.query)
-            if item.keys is None:
+            if not item.clauses:
                 always.append(i)
-            else:
-                for key in item.keys:
-                    index.setdefault(key, []).append(i)
+                continue
+            for clause in item.clauses:
+                scanned |= clause
+            for key in item.clauses[0]:
+                index.setdefault(key, []).append(i)
         self._index = {key: tuple(ids) for key, ids in index.items()}
         self._always = tuple(always)
         self._scanner = Scanner(scanned)
@@ -85,19 +77,25 @@ class RuleSet:
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def analyse(self, article: Article) -> tuple[Document, Evaluation]:
-        """Tokenise and scan the article once; the evaluation answers for any rule of this set."""
+        """Tokenise the article once; the evaluation answers for any rule of this set (or any query)."""
         doc = analyse(article.text, title=article.title, source=article.source, language=article.language)
-        return doc, Evaluation(doc, self._scanner.scan(doc.tokens))
+        return doc, Evaluation(doc)
 
     def match(self, article: Article) -> list[QueryHit]:
         """Enabled rules whose query matches ``article``, in rule order; topic-only rules are not here."""
         doc, evaluation = self.analyse(article)
+        present = self._scanner.present(evaluation.spans)
         candidates = set(self._always)
-        for key in evaluation.spans:
-            candidates.update(self._index.get(key, ()))
+        index = self._index
+        for key in present:
+            ids = index.get(key)
+            if ids is not None:
+                candidates.update(ids)
         hits: list[QueryHit] = []
         for i in sorted(candidates):
             item = self.compiled[i]
+            if any(clause.isdisjoint(present) for clause in item.clauses[1:]):
+                continue
             assert item.query is not None  # only rules with a query are indexed
             ok, occurrences = evaluation.holds(item.query)
             if ok:
