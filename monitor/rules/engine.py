@@ -189,9 +189,11 @@ def node_terms(node: Node) -> Iterator[Term]:
 class KeySpans:
     """Where keys occur in one article, as token spans; a key's positions are found on first request.
 
-    The work is in C: set membership says whether a word key is here at all, ``list.index`` finds the
-    positions of one that is. A prefix is found on words cut to its length (once per length asked about)
-    and, written over two words, as a word equal to its beginning followed by a word starting with the rest.
+    Set membership says whether a word key is here at all (all that presearch needs); its positions come
+    from one index of every word, built on first request, or, in the rare case of a word written as two,
+    from ``list.index`` over the glued pairs. A prefix is found on words cut to its length (once per
+    length asked about) and, written over two words, as a word equal to its beginning followed by a word
+    starting with the rest.
     """
 
     def __init__(self, tokens: Tokens) -> None:
@@ -233,9 +235,21 @@ class KeySpans:
                 if i < last and norms[i + 1].startswith(prefix[split:])
             ]
         else:
-            ones = [(i, i + 1) for i in _positions(self.stems, key)] if key in self.stem_set else []
+            ones = self.stem_spans.get(key, [])
             twos = [(i, i + 2) for i in _positions(self.pairs, key)] if key in self.pair_set else []
         return sorted(ones + twos) if twos else ones
+
+    @cached_property
+    def stem_spans(self) -> dict[str, list[tuple[int, int]]]:
+        """Every word's spans, built in one pass the first time a rule is evaluated on this article.
+
+        Candidate rules mostly name different words, so a lookup per key (a C scan of the whole list
+        each time) would cost more than this one pass as soon as a few dozen keys are asked for.
+        """
+        spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for i, word in enumerate(self.stems):
+            spans[word].append((i, i + 1))
+        return spans
 
     def _cut(self, length: int) -> list[str]:
         """Every word cut to ``length`` characters."""
@@ -302,12 +316,15 @@ class Evaluation:
 
     def holds(self, node: Node, lo: int = 0, hi: int | None = None) -> tuple[bool, list[Occurrence]]:
         """Whether ``node`` holds within tokens [lo, hi), and the occurrences that make it hold."""
-        return self._eval(node, lo, len(self.doc.tokens) if hi is None else hi)
+        ok, occurrences = self._eval(node, lo, len(self.doc.tokens) if hi is None else hi)
+        return ok, list(occurrences)  # a term's list is this evaluation's cache: never hand it out
 
     def _eval(self, node: Node, lo: int, hi: int) -> tuple[bool, list[Occurrence]]:
         match node:
             case Term():
-                occs = [o for o in self.term(node) if lo <= o[0] and o[1] <= hi]
+                occs = self.term(node)
+                if lo > 0 or hi < len(self.doc.tokens):
+                    occs = [o for o in occs if lo <= o[0] and o[1] <= hi]
                 return bool(occs), occs
             case And(children):
                 found: list[Occurrence] = []

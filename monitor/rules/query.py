@@ -17,7 +17,7 @@ tools that disagree on that default. The parser never raises anything but :class
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from monitor.text.normalize import tokenize, words
@@ -56,6 +56,17 @@ class Term:
 
     words: tuple[Word, ...]
     label: str
+    # Evaluations cache occurrences by term value, so the hash is asked for often: compute it once.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.words, self.label)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type["Term"], tuple[tuple[Word, ...], str]]:
+        return (Term, (self.words, self.label))  # a string's hash differs between processes: recompute
 
 
 @dataclass(frozen=True, slots=True)

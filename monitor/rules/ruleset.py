@@ -16,6 +16,7 @@ from monitor.rules.model import Rule
 from monitor.rules.query import Node, parse
 
 MAX_EVIDENCE = 5
+ALONE = ""  # stands for "no second clause" in the index: no key is empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,9 @@ class RuleSet:
             node = parse(rule.query) if rule.query is not None else None
             compiled.append(CompiledRule(rule, node, presearch_clauses(node) if node is not None else ()))
         self.compiled: tuple[CompiledRule, ...] = tuple(compiled)
-        index: dict[Key, list[int]] = {}
+        # First clause's key -> second clause's key (ALONE for a one-clause rule) -> rules. Looking up
+        # both levels with set intersections meets two clauses per rule before any Python-level check.
+        index: dict[Key, dict[Key, list[int]]] = {}
         always: list[int] = []
         scanned: set[Key] = set()
         for i, item in enumerate(self.compiled):
@@ -59,9 +62,14 @@ class RuleSet:
                 continue
             for clause in item.clauses:
                 scanned |= clause
+            seconds = item.clauses[1] if len(item.clauses) > 1 else (ALONE,)
             for key in item.clauses[0]:
-                index.setdefault(key, []).append(i)
-        self._index = {key: tuple(ids) for key, ids in index.items()}
+                by_second = index.setdefault(key, {})
+                for second in seconds:
+                    by_second.setdefault(second, []).append(i)
+        self._index = {
+            key: {second: tuple(ids) for second, ids in by_second.items()} for key, by_second in index.items()
+        }
         self._always = tuple(always)
         self._scanner = Scanner(scanned)
 
@@ -85,16 +93,17 @@ class RuleSet:
         """Enabled rules whose query matches ``article``, in rule order; topic-only rules are not here."""
         doc, evaluation = self.analyse(article)
         present = self._scanner.present(evaluation.spans)
+        present.add(ALONE)
         candidates = set(self._always)
         index = self._index
-        for key in present:
-            ids = index.get(key)
-            if ids is not None:
-                candidates.update(ids)
+        for key in index.keys() & present:
+            by_second = index[key]
+            for second in by_second.keys() & present:
+                candidates.update(by_second[second])
         hits: list[QueryHit] = []
         for i in sorted(candidates):
             item = self.compiled[i]
-            if any(clause.isdisjoint(present) for clause in item.clauses[1:]):
+            if len(item.clauses) > 2 and any(clause.isdisjoint(present) for clause in item.clauses[2:]):
                 continue
             assert item.query is not None  # only rules with a query are indexed
             ok, occurrences = evaluation.holds(item.query)
