@@ -219,7 +219,11 @@ class KeySpans:
         """Sorted spans of a key: one token, or two (a word written as two, a wildcard over two words)."""
         spans = self._spans.get(key)
         if spans is None:
-            spans = self._spans[key] = self._find(key)
+            if key in self.pair_set or key.endswith("*"):
+                spans = self._find(key)
+            else:  # the common case, inline: a word only ever written as one
+                spans = self.stem_spans.get(key, [])
+            self._spans[key] = spans
         return spans
 
     def _find(self, key: Key) -> list[tuple[int, int]]:
@@ -397,8 +401,8 @@ class Evaluation:
         """All occurrences of a word or phrase in the whole document (cached per term)."""
         cached = self._terms.get(term)
         if cached is None:
-            cached = [(s, e, ((s, e, term.label),)) for s, e in self._phrase(term.words)]
-            self._terms[term] = cached
+            label = term.label
+            cached = self._terms[term] = [(s, e, ((s, e, label),)) for s, e in self._phrase(term.words)]
         return cached
 
     def word_spans(self, word: Word) -> list[tuple[int, int]]:
@@ -409,38 +413,44 @@ class Evaluation:
         return found
 
     def _phrase(self, ws: tuple[Word, ...]) -> list[tuple[int, int]]:
+        """Spans where the words follow each other, any two adjacent ones possibly written as one.
+
+        Walks the phrase left to right keeping, for each token position reached, the starts that reach
+        it; a word is looked up only while some start is still alive, so a phrase whose first words are
+        absent costs one lookup.
+        """
         if len(ws) == 1:
             return self.word_spans(ws[0])
-        singles = [_by_start(self.word_spans(w)) for w in ws]
-        pairs = [
-            _by_start(self.word_spans(joined(ws[j], ws[j + 1]))) if joinable(ws[j], ws[j + 1]) else {}
-            for j in range(len(ws) - 1)
-        ]
-        pairs.append({})
+        # reached[j]: token position after the first j words -> the starts of those occurrences
+        reached: list[dict[int, set[int]]] = [{} for _ in range(len(ws) + 1)]
+        for j, word in enumerate(ws):
+            if j > 0 and not reached[j]:
+                if not reached[j + 1]:
+                    return []
+                continue
+            self._extend(reached, j, 1, self.word_spans(word))
+            if j + 1 < len(ws) and joinable(word, ws[j + 1]):
+                self._extend(reached, j, 2, self.word_spans(joined(word, ws[j + 1])))
+        return sorted((start, end) for end, starts in reached[-1].items() for start in starts)
 
-        def ends(j: int, pos: int) -> Iterator[int]:
-            if j == len(ws):
-                yield pos
-                return
-            for end in singles[j].get(pos, ()):
-                yield from ends(j + 1, end)
-            for end in pairs[j].get(pos, ()):
-                yield from ends(j + 2, end)
-
-        starts = sorted(set(singles[0]) | set(pairs[0]))
-        return [(s, e) for s in starts for e in sorted(set(ends(0, s)))]
+    @staticmethod
+    def _extend(reached: list[dict[int, set[int]]], j: int, width: int, spans: list[tuple[int, int]]) -> None:
+        """Continue the occurrences that reached word ``j`` with ``spans`` of ``width`` phrase words."""
+        target = reached[j + width]
+        if j == 0:
+            for start, end in spans:
+                target.setdefault(end, set()).add(start)
+            return
+        here = reached[j]
+        for start, end in spans:
+            starts = here.get(start)
+            if starts:
+                target.setdefault(end, set()).update(starts)
 
 
 @lru_cache(maxsize=1 << 12)
 def _requires_term(node: Node) -> bool:
     return bool(presearch_clauses(node))
-
-
-def _by_start(spans: list[tuple[int, int]]) -> dict[int, list[int]]:
-    grouped: dict[int, list[int]] = defaultdict(list)
-    for s, e in spans:
-        grouped[s].append(e)
-    return grouped
 
 
 def _near(first: Occurrence, second: Occurrence, distance: int) -> bool:
