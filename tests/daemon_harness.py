@@ -92,6 +92,13 @@ class Daemon:
             self.process.wait(timeout=10)
 
 
+def start_daemon(project: dict[str, Path], *extra: str, env: dict[str, str] | None = None) -> Daemon:
+    """`newsmon run` on a :func:`make_project` folder, run from its root (where a ``monitor.yaml``, if the
+    test wrote one, is the admin config by the CLI's own default)."""
+    args = ["run", "--inbox", str(project["inbox"]), "--rules", str(project["rules"])]
+    return Daemon([*args, "--state", str(project["state"]), *extra], cwd=project["root"], env=env)
+
+
 def make_project(root: Path, *, seeds: bool = True) -> dict[str, Path]:
     """A fresh working folder: inbox (with the samples), a copy of the bundled rules, a state folder."""
     inbox = root / "inbox"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_harness import SEEDS, Daemon, make_project
+from tests.daemon_harness import SEEDS, Daemon, make_project, start_daemon
 from tests.receiver import Receiver
 
 SECRET = "test-signing-secret-123"
@@ -57,22 +57,8 @@ def write_config(project: dict[str, Path]) -> Path:
 
 
 def start(project: dict[str, Path], receiver: Receiver, *extra: str) -> Daemon:
-    args = [
-        "run",
-        "--config",
-        str(project["root"] / "monitor.yaml"),
-        "--inbox",
-        str(project["inbox"]),
-        "--rules",
-        str(project["rules"]),
-        "--state",
-        str(project["state"]),
-        *extra,
-    ]
-    return Daemon(
-        args,
-        cwd=project["root"],
-        env={"NEWSMON_TEST_HOOK": receiver.url, "NEWSMON_TEST_SECRET": SECRET},
+    return start_daemon(
+        project, *extra, env={"NEWSMON_TEST_HOOK": receiver.url, "NEWSMON_TEST_SECRET": SECRET}
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_harness import Daemon, make_project
+from tests.daemon_harness import Daemon, make_project, start_daemon
 from tests.receiver import Receiver
 
 NEW_RULE = """\
@@ -41,14 +41,7 @@ def daemon(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[Daemon, dict[st
         "operator_destinations: [hook]\n",
         encoding="utf-8",
     )
-    running = Daemon(
-        [
-            *("run", "--inbox", str(project["inbox"]), "--rules", str(project["rules"])),
-            *("--state", str(project["state"]), "--config", str(tmp_path / "monitor.yaml")),
-        ],
-        cwd=tmp_path,
-        env={"NEWSMON_TEST_HOOK": receiver.url},
-    )
+    running = start_daemon(project, env={"NEWSMON_TEST_HOOK": receiver.url})
     try:
         running.wait_for("daemon_ready", timeout=60)
         yield running, project

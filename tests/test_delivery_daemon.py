@@ -9,7 +9,7 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
-from tests.daemon_harness import Daemon, make_project
+from tests.daemon_harness import Daemon, make_project, start_daemon
 from tests.receiver import Receiver, Reply
 
 SECRET = "daemon-test-signing-secret"
@@ -29,20 +29,8 @@ def write_config(root: Path) -> Path:
 
 
 def start(project: dict[str, Path], receiver: Receiver, *extra: str) -> Daemon:
-    args = [
-        "run",
-        "--config",
-        str(project["root"] / "monitor.yaml"),
-        "--inbox",
-        str(project["inbox"]),
-        "--rules",
-        str(project["rules"]),
-        "--state",
-        str(project["state"]),
-        *extra,
-    ]
     env = {"NEWSMON_TEST_HOOK": receiver.url, "NEWSMON_TEST_SECRET": SECRET}
-    return Daemon(args, cwd=project["root"], env=env)
+    return start_daemon(project, *extra, env=env)
 
 
 def outbox_rows(state: Path) -> list[tuple[str, str]]:

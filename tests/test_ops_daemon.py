@@ -31,6 +31,7 @@ from click.testing import CliRunner
 from monitor.observability.cli import status
 from monitor.store.db import DB_NAME
 from tests.daemon_harness import SEEDS, Daemon, make_project
+from tests.daemon_harness import start_daemon as start
 
 SAMPLES = sorted(SEEDS.glob("*.txt"))
 START_TIMEOUT = 60.0
@@ -84,12 +85,6 @@ class NotifyListener:
         self._thread.join(timeout=5)
         self._sock.close()
         shutil.rmtree(self._folder, ignore_errors=True)
-
-
-def start(project: dict[str, Path], *extra: str, env: dict[str, str] | None = None) -> Daemon:
-    args = ["run", "--inbox", str(project["inbox"]), "--rules", str(project["rules"])]
-    args += ["--state", str(project["state"]), *extra]
-    return Daemon(args, cwd=project["root"], env=env)
 
 
 def wait_until(condition: Callable[[], bool], what: str, daemon: Daemon, timeout: float = 30.0) -> None:
