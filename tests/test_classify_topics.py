@@ -175,3 +175,16 @@ def test_titles_are_scored_but_evidence_stays_in_the_text(classifier: Classifier
     assert results["ceasefire"].match
     assert all(text[e.start : e.end] == e.text for e in results["ceasefire"].evidence)
     assert json.loads(results["ceasefire"].model_dump_json())["scorer"] in {"head", "prototypes"}
+
+
+def test_only_units_holding_a_cue_are_embedded(classifier: Classifier) -> None:
+    text = (
+        "The central bank left interest rates unchanged on Tuesday. "
+        "Rockets fired from Gaza struck the Israeli town of Sderot, the army said. "
+        "Markets in Tokyo closed higher as exporters gained."
+    )
+    analysis = classifier.analyse(text)
+    embedded = [
+        unit.text for unit, vector in zip(analysis.units, analysis.vectors, strict=True) if vector.any()
+    ]
+    assert embedded == ["Rockets fired from Gaza struck the Israeli town of Sderot, the army said."]

@@ -14,6 +14,8 @@ topic, and skipping them is what makes the classifier fast enough for a news str
 """
 
 import time
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,14 +165,15 @@ class Classifier:
         """Units, their vectors and per-topic unit scores (pure given the loaded model)."""
         found = list(units(text))
         in_text = [True] * len(found)
+        cued = [_gate(m.cues, text, found) for m in self.models]
         if title and title.strip() and title.strip() not in text[: len(title) + 200]:
             head_units = [u._replace(sentence=-1) for u in units(title.strip())]
             found = head_units + found
             in_text = [False] * len(head_units) + in_text
-        gates = [
-            np.array([m.cues.search(u.text) if m.cues else True for u in found], dtype=bool)
-            for m in self.models
-        ]
+            cued = [
+                _gate(m.cues, title.strip(), head_units) + c for m, c in zip(self.models, cued, strict=True)
+            ]
+        gates = [np.array(c, dtype=bool) for c in cued]
         any_gate = np.logical_or.reduce(gates) if gates else np.zeros(len(found), dtype=bool)
         embed_rows = np.flatnonzero(any_gate)
         vectors = np.zeros((len(found), self.embedder_dimensions), dtype=np.float32)
@@ -205,6 +208,22 @@ class Classifier:
         results = {model.topic.name: _result(model, analysis) for model in self.models}
         CLASSIFIER_SECONDS.observe(time.perf_counter() - started)
         return results
+
+
+def _gate(cues: Lexicon, source: str, found: Sequence[Unit]) -> list[bool]:
+    """Which units hold a cue (all of them when the topic has no cues).
+
+    One scan of the whole source instead of one per unit: units overlap (sentences and their clause
+    windows), and on a news feed the scan, not the model, would otherwise dominate off-topic articles.
+    """
+    if not cues:
+        return [True] * len(found)
+    starts = [hit.start for hit in cues.find(source)]
+    gated = []
+    for unit in found:
+        first = bisect_left(starts, unit.start)
+        gated.append(first < len(starts) and starts[first] < unit.end)
+    return gated
 
 
 def _result(model: TopicModel, analysis: Analysis) -> TopicResult:

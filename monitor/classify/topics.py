@@ -34,6 +34,11 @@ class Topic(BaseModel):
     def _no_blank_terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
         if any(not term.strip() for term in terms):
             raise ValueError("terms must not be blank")
+        for term in terms:
+            if not term.strip()[0].isalnum():
+                raise ValueError(
+                    f"term {term.strip()!r} must start with a letter or digit: terms match at word starts"
+                )
         return terms
 
 

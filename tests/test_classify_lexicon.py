@@ -1,0 +1,39 @@
+"""Cue and veto terms: what a term finds, and what a topics file may not say."""
+
+import pytest
+from pydantic import ValidationError
+
+from monitor.classify.lexicon import Lexicon
+from monitor.classify.topics import Topic
+
+
+def found(terms: list[str], text: str) -> list[str]:
+    return [text[hit.start : hit.end] for hit in Lexicon(terms).find(text)]
+
+
+def test_words_find_their_plurals_only_at_word_boundaries() -> None:
+    assert found(["truce", "POW"], "Two truces; 300 POWs freed; power cut; a truce-like calm") == [
+        "truces",
+        "POWs",
+        "truce",
+    ]
+
+
+def test_prefix_terms_and_dash_or_space_joined_phrases() -> None:
+    text = "Shelling resumed after the cease-fire; an eggshell; cease fire; cease—fire"
+    assert found(["shell*", "cease fire"], text) == ["Shelling", "cease-fire", "cease fire", "cease—fire"]
+
+
+def test_hits_report_the_term_that_matched() -> None:
+    hits = Lexicon(["rocket*", "fired into"]).find("Rockets were fired into Israel.")
+    assert [hit.term for hit in hits] == ["rocket*", "fired into"]
+
+
+def test_an_empty_lexicon_is_false_and_finds_nothing() -> None:
+    assert not Lexicon([" "]) and Lexicon([" "]).find("anything") == []
+
+
+@pytest.mark.parametrize("term", ["-truce", "$200", "'s"])
+def test_terms_must_start_with_a_letter_or_digit(term: str) -> None:
+    with pytest.raises(ValidationError, match="must start with a letter or digit"):
+        Topic(name="t", description="d", examples=("x",), cues=(term,))
