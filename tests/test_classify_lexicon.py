@@ -1,9 +1,13 @@
 """Cue and veto terms: what a term finds, and what a topics file may not say."""
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from monitor.classify.lexicon import Lexicon
+from monitor.classify.lexicon import Lexicon, _term_pattern
 from monitor.classify.topics import Topic
 
 
@@ -37,3 +41,33 @@ def test_an_empty_lexicon_is_false_and_finds_nothing() -> None:
 def test_terms_must_start_with_a_letter_or_digit(term: str) -> None:
     with pytest.raises(ValidationError, match="must start with a letter or digit"):
         Topic(name="t", description="d", examples=("x",), cues=(term,))
+
+
+_WORDS = st.sampled_from(
+    ["truce", "Truce", "cease", "fire", "ceasefire", "shell", "shells", "eggshell", "c", "İs", "9th"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    terms=st.lists(
+        st.builds(
+            lambda words, joiner, star: joiner.join(words) + ("*" if star else ""),
+            st.lists(_WORDS, min_size=1, max_size=2),
+            st.sampled_from([" ", "-"]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    text=st.lists(st.one_of(_WORDS, st.sampled_from([" ", "-", ", ", "s", "—"])), max_size=30).map("".join),
+)
+def test_hits_equal_a_plain_alternation_with_one_lookbehind_per_term(terms: list[str], text: str) -> None:
+    """The grouped pattern is an optimisation only: it must find what the obvious pattern finds."""
+    lexicon = Lexicon(terms)
+    plain = re.compile(
+        "|".join(f"(?<!\\w)(?P<t{i}>{_term_pattern(t)})(?!\\w)" for i, t in enumerate(lexicon.terms)),
+        re.IGNORECASE,
+    )
+    expected = [(m.start(), m.end(), lexicon.terms[int(str(m.lastgroup)[1:])]) for m in plain.finditer(text)]
+    assert [tuple(hit) for hit in lexicon.find(text)] == expected
