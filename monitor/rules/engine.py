@@ -17,7 +17,7 @@ one compiled set serves many threads.
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import islice
@@ -308,154 +308,236 @@ class Scanner:
 
 # ---------------------------------------------------------------- evaluation
 
+# What a compiled node returns for tokens [lo, hi): None when it does not hold; otherwise the occurrences
+# that make it hold (empty for a NOT or a filter). A returned list may be an evaluation's cache of a term:
+# combinators build new lists and never change the ones they are given.
+Matcher = Callable[["Evaluation", int, int], list[Occurrence] | None]
+
 
 class Evaluation:
-    """Evaluates query nodes against one document and its key spans; lives for one article only."""
+    """Compiled queries evaluated against one document and its key spans; lives for one article only."""
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
+        self.size = len(doc.tokens)
         self.spans = KeySpans(doc.tokens)
-        # Keyed by value, not id(): explain parses queries afresh, and a freed node's id is reused.
-        self._terms: dict[Term, list[Occurrence]] = {}
+        # Term occurrences over the whole document, shared by every rule naming the term. Keyed by value,
+        # not id(): explain parses queries afresh, and a freed node's id is reused.
+        self.terms: dict[Term, list[Occurrence]] = {}
 
     def holds(self, node: Node, lo: int = 0, hi: int | None = None) -> tuple[bool, list[Occurrence]]:
         """Whether ``node`` holds within tokens [lo, hi), and the occurrences that make it hold."""
-        ok, occurrences = self._eval(node, lo, len(self.doc.tokens) if hi is None else hi)
-        return ok, list(occurrences)  # a term's list is this evaluation's cache: never hand it out
-
-    def _eval(self, node: Node, lo: int, hi: int) -> tuple[bool, list[Occurrence]]:
-        match node:
-            case Term():
-                occs = self.term(node)
-                if lo > 0 or hi < len(self.doc.tokens):
-                    occs = [o for o in occs if lo <= o[0] and o[1] <= hi]
-                return bool(occs), occs
-            case And(children):
-                found: list[Occurrence] = []
-                for child in children:
-                    ok, occs = self._eval(child, lo, hi)
-                    if not ok:
-                        return False, []
-                    found += occs
-                return True, found
-            case Or(children):
-                found = []
-                any_ok = False
-                for child in children:
-                    ok, occs = self._eval(child, lo, hi)
-                    if ok:
-                        any_ok = True
-                        found += occs
-                return any_ok, found
-            case Not(child):
-                return not self._eval(child, lo, hi)[0], []
-            case Near(left, right, distance, ordered):
-                return self._near(left, right, distance, ordered, lo, hi)
-            case Sentence(child):
-                return self._sentence(child, lo, hi)
-            case Field(zone, child):
-                bound = self.doc.title_tokens
-                return (
-                    self._eval(child, lo, min(hi, bound))
-                    if zone == "title"
-                    else self._eval(child, max(lo, bound), hi)
-                )
-            case Filter(name, value):
-                have = self.doc.source_words if name == "source" else self.doc.language_words
-                return _filter_holds(name, value, have), []
-        raise AssertionError(node)
-
-    def _near(
-        self, left: Node, right: Node, distance: int, ordered: bool, lo: int, hi: int
-    ) -> tuple[bool, list[Occurrence]]:
-        ok_left, lefts = self._eval(left, lo, hi)
-        if not ok_left:
-            return False, []
-        ok_right, rights = self._eval(right, lo, hi)
-        if not ok_right:
-            return False, []
-        found: list[Occurrence] = []
-        for a in lefts:
-            for b in rights:
-                if _near(a, b, distance) or (not ordered and _near(b, a, distance)):
-                    found.append((min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2]))
-        return bool(found), found
-
-    def _sentence(self, child: Node, lo: int, hi: int) -> tuple[bool, list[Occurrence]]:
-        doc = self.doc
-        if not _requires_term(child):  # can hold without any term (a filter): try every sentence
-            candidates = list(range(len(doc.sentences)))
-        else:
-            candidates = sorted(
-                {doc.sentence_of(o[0]) for t in node_terms(child) for o in self.term(t) if lo <= o[0] < hi}
-            )
-        found: list[Occurrence] = []
-        for index in candidates:
-            start, end = doc.sentence_range(index)
-            ok, occs = self._eval(child, max(lo, start), min(hi, end))
-            if ok:
-                found += occs
-        return bool(found), found
+        found = _compiled(node)(self, lo, self.size if hi is None else hi)
+        return (False, []) if found is None else (True, list(found))
 
     def term(self, term: Term) -> list[Occurrence]:
-        """All occurrences of a word or phrase in the whole document (cached per term)."""
-        cached = self._terms.get(term)
-        if cached is None:
-            label = term.label
-            cached = self._terms[term] = [(s, e, ((s, e, label),)) for s, e in self._phrase(term.words)]
-        return cached
+        """All occurrences of a word or phrase in the whole document (a copy: the cache stays private)."""
+        return list(_compiled(term)(self, 0, self.size) or ())
 
-    def word_spans(self, word: Word) -> list[tuple[int, int]]:
-        found = self.spans.get(word_key(word))
-        if word.case:
-            raws = self.doc.tokens.raws
-            return [(s, e) for s, e in found if e - s == 1 and raws[s] == word.text]
+
+def compile_query(node: Node) -> Matcher:
+    """Compile a query once into nested closures: one call per node per evaluation, no dispatch on types."""
+    match node:
+        case Term():
+            return _term_matcher(node)
+        case And(children):
+            return _and_matcher(tuple(map(compile_query, children)))
+        case Or(children):
+            return _or_matcher(tuple(map(compile_query, children)))
+        case Not(child):
+            return _not_matcher(compile_query(child))
+        case Near(left, right, distance, ordered):
+            return _near_matcher(compile_query(left), compile_query(right), distance, ordered)
+        case Sentence(child):
+            return _sentence_matcher(child)
+        case Field(zone, child):
+            return _field_matcher(zone, compile_query(child))
+        case Filter(name, value):
+            return _filter_matcher(name, value)
+    raise AssertionError(node)
+
+
+# For callers that hold syntax trees rather than matchers (explain); a rule set keeps its own matchers.
+_compiled = lru_cache(maxsize=1 << 10)(compile_query)
+
+
+def _term_matcher(term: Term) -> Matcher:
+    find = _term_finder(term)
+
+    def match(ev: Evaluation, lo: int, hi: int) -> list[Occurrence] | None:
+        occurrences = ev.terms.get(term)
+        if occurrences is None:
+            occurrences = ev.terms[term] = find(ev)
+        if lo > 0 or hi < ev.size:
+            occurrences = [o for o in occurrences if lo <= o[0] and o[1] <= hi]
+        return occurrences or None
+
+    return match
+
+
+def _term_finder(term: Term) -> Callable[[Evaluation], list[Occurrence]]:
+    """Whole-document occurrences of a term; keys are computed here, once, not per article."""
+    label = term.label
+    if len(term.words) == 1:
+        find_word = _word_finder(term.words[0])
+
+        def word(ev: Evaluation) -> list[Occurrence]:
+            return [(s, e, ((s, e, label),)) for s, e in find_word(ev)]
+
+        return word
+    ws = term.words
+    # For each word: its own finder, and the finder of it glued to the next word (None if not joinable).
+    steps = tuple(
+        (
+            _word_finder(w),
+            _word_finder(joined(w, ws[j + 1])) if j + 1 < len(ws) and joinable(w, ws[j + 1]) else None,
+        )
+        for j, w in enumerate(ws)
+    )
+
+    def phrase(ev: Evaluation) -> list[Occurrence]:
+        return [(s, e, ((s, e, label),)) for s, e in _phrase(ev, steps)]
+
+    return phrase
+
+
+SpanFinder = Callable[[Evaluation], list[tuple[int, int]]]
+
+
+def _word_finder(word: Word) -> SpanFinder:
+    """Spans of one query word; a case-sensitive word is found by its folded key, then by its raw form."""
+    key = word_key(word)
+    if not word.case:
+        return lambda ev: ev.spans.get(key)
+    text = word.text
+
+    def cased(ev: Evaluation) -> list[tuple[int, int]]:
+        raws = ev.doc.tokens.raws
+        return [(s, e) for s, e in ev.spans.get(key) if e - s == 1 and raws[s] == text]
+
+    return cased
+
+
+def _phrase(ev: Evaluation, steps: tuple[tuple[SpanFinder, SpanFinder | None], ...]) -> list[tuple[int, int]]:
+    """Spans where the words follow each other, any two adjacent ones possibly written as one.
+
+    Walks the phrase left to right keeping, for each token position reached, the starts that reach it; a
+    word is looked up only while some start is still alive, so a phrase whose first words are absent costs
+    one lookup.
+    """
+    # reached[j]: token position after the first j words -> the starts of those occurrences
+    reached: list[dict[int, set[int]]] = [{} for _ in range(len(steps) + 1)]
+    for j, (single, glued) in enumerate(steps):
+        if j > 0 and not reached[j]:
+            if not reached[j + 1]:
+                return []
+            continue
+        _extend(reached, j, 1, single(ev))
+        if glued is not None:
+            _extend(reached, j, 2, glued(ev))
+    return sorted((start, end) for end, starts in reached[-1].items() for start in starts)
+
+
+def _extend(reached: list[dict[int, set[int]]], j: int, width: int, spans: list[tuple[int, int]]) -> None:
+    """Continue the occurrences that reached word ``j`` with ``spans`` of ``width`` phrase words."""
+    target = reached[j + width]
+    if j == 0:
+        for start, end in spans:
+            target.setdefault(end, set()).add(start)
+        return
+    here = reached[j]
+    for start, end in spans:
+        starts = here.get(start)
+        if starts:
+            target.setdefault(end, set()).update(starts)
+
+
+def _and_matcher(children: tuple[Matcher, ...]) -> Matcher:
+    def match(ev: Evaluation, lo: int, hi: int) -> list[Occurrence] | None:
+        found: list[Occurrence] = []
+        for child in children:
+            occurrences = child(ev, lo, hi)
+            if occurrences is None:
+                return None
+            found += occurrences
         return found
 
-    def _phrase(self, ws: tuple[Word, ...]) -> list[tuple[int, int]]:
-        """Spans where the words follow each other, any two adjacent ones possibly written as one.
-
-        Walks the phrase left to right keeping, for each token position reached, the starts that reach
-        it; a word is looked up only while some start is still alive, so a phrase whose first words are
-        absent costs one lookup.
-        """
-        if len(ws) == 1:
-            return self.word_spans(ws[0])
-        # reached[j]: token position after the first j words -> the starts of those occurrences
-        reached: list[dict[int, set[int]]] = [{} for _ in range(len(ws) + 1)]
-        for j, word in enumerate(ws):
-            if j > 0 and not reached[j]:
-                if not reached[j + 1]:
-                    return []
-                continue
-            self._extend(reached, j, 1, self.word_spans(word))
-            if j + 1 < len(ws) and joinable(word, ws[j + 1]):
-                self._extend(reached, j, 2, self.word_spans(joined(word, ws[j + 1])))
-        return sorted((start, end) for end, starts in reached[-1].items() for start in starts)
-
-    @staticmethod
-    def _extend(reached: list[dict[int, set[int]]], j: int, width: int, spans: list[tuple[int, int]]) -> None:
-        """Continue the occurrences that reached word ``j`` with ``spans`` of ``width`` phrase words."""
-        target = reached[j + width]
-        if j == 0:
-            for start, end in spans:
-                target.setdefault(end, set()).add(start)
-            return
-        here = reached[j]
-        for start, end in spans:
-            starts = here.get(start)
-            if starts:
-                target.setdefault(end, set()).update(starts)
+    return match
 
 
-@lru_cache(maxsize=1 << 12)
-def _requires_term(node: Node) -> bool:
-    return bool(presearch_clauses(node))
+def _or_matcher(children: tuple[Matcher, ...]) -> Matcher:
+    def match(ev: Evaluation, lo: int, hi: int) -> list[Occurrence] | None:
+        found: list[Occurrence] | None = None
+        for child in children:
+            occurrences = child(ev, lo, hi)
+            if occurrences is not None:
+                found = occurrences if found is None else found + occurrences
+        return found
+
+    return match
 
 
-def _near(first: Occurrence, second: Occurrence, distance: int) -> bool:
-    """``second`` starts after ``first`` ends, with at most ``distance`` words between them."""
-    return 0 <= second[0] - first[1] <= distance
+def _not_matcher(child: Matcher) -> Matcher:
+    return lambda ev, lo, hi: [] if child(ev, lo, hi) is None else None
+
+
+def _near_matcher(left: Matcher, right: Matcher, distance: int, ordered: bool) -> Matcher:
+    def match(ev: Evaluation, lo: int, hi: int) -> list[Occurrence] | None:
+        lefts = left(ev, lo, hi)
+        if lefts is None:
+            return None
+        rights = right(ev, lo, hi)
+        if rights is None:
+            return None
+        found = [
+            (min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2])
+            for a in lefts
+            for b in rights
+            if 0 <= b[0] - a[1] <= distance or (not ordered and 0 <= a[0] - b[1] <= distance)
+        ]
+        return found or None
+
+    return match
+
+
+def _sentence_matcher(child_node: Node) -> Matcher:
+    """Tries the child within each sentence holding one of its terms (every sentence if it needs none)."""
+    child = compile_query(child_node)
+    terms = tuple(map(compile_query, node_terms(child_node)))
+    requires_term = bool(presearch_clauses(child_node))
+
+    def match(ev: Evaluation, lo: int, hi: int) -> list[Occurrence] | None:
+        doc = ev.doc
+        if requires_term:
+            whole = [found for term in terms if (found := term(ev, 0, ev.size)) is not None]
+            candidates = sorted({doc.sentence_of(o[0]) for found in whole for o in found if lo <= o[0] < hi})
+        else:
+            candidates = list(range(len(doc.sentences)))
+        result: list[Occurrence] = []
+        held = False
+        for index in candidates:
+            start, end = doc.sentence_range(index)
+            occurrences = child(ev, max(lo, start), min(hi, end))
+            if occurrences is not None:
+                held = True
+                result += occurrences
+        return result if held else None
+
+    return match
+
+
+def _field_matcher(zone: str, child: Matcher) -> Matcher:
+    if zone == "title":
+        return lambda ev, lo, hi: child(ev, lo, min(hi, ev.doc.title_tokens))
+    return lambda ev, lo, hi: child(ev, max(lo, ev.doc.title_tokens), hi)
+
+
+def _filter_matcher(name: str, value: tuple[str, ...]) -> Matcher:
+    def match(ev: Evaluation, lo: int, hi: int) -> list[Occurrence] | None:
+        have = ev.doc.source_words if name == "source" else ev.doc.language_words
+        return [] if _filter_holds(name, value, have) else None
+
+    return match
 
 
 def _filter_holds(name: str, value: tuple[str, ...], have: tuple[str, ...]) -> bool:

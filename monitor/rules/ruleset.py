@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 from monitor.alerts.model import Evidence, Highlight
 from monitor.ingest.article import Article
-from monitor.rules.engine import Document, Evaluation, Key, Occurrence, Scanner, analyse, presearch_clauses
+from monitor.rules.engine import (
+    Document,
+    Evaluation,
+    Key,
+    Matcher,
+    Occurrence,
+    Scanner,
+    analyse,
+    compile_query,
+    presearch_clauses,
+)
 from monitor.rules.model import Rule
 from monitor.rules.query import Node, parse
 
@@ -31,6 +41,7 @@ class QueryHit:
 class CompiledRule:
     rule: Rule
     query: Node | None
+    matcher: Matcher | None
     clauses: tuple[frozenset[Key], ...]  # presearch: indexed under the first, the others checked
 
 
@@ -47,7 +58,10 @@ class RuleSet:
         compiled: list[CompiledRule] = []
         for rule in self.rules:
             node = parse(rule.query) if rule.query is not None else None
-            compiled.append(CompiledRule(rule, node, presearch_clauses(node) if node is not None else ()))
+            if node is None:
+                compiled.append(CompiledRule(rule, None, None, ()))
+            else:
+                compiled.append(CompiledRule(rule, node, compile_query(node), presearch_clauses(node)))
         self.compiled: tuple[CompiledRule, ...] = tuple(compiled)
         # First clause's key -> second clause's key (ALONE for a one-clause rule) -> rules. Looking up
         # both levels with set intersections meets two clauses per rule before any Python-level check.
@@ -105,9 +119,9 @@ class RuleSet:
             item = self.compiled[i]
             if len(item.clauses) > 2 and any(clause.isdisjoint(present) for clause in item.clauses[2:]):
                 continue
-            assert item.query is not None  # only rules with a query are indexed
-            ok, occurrences = evaluation.holds(item.query)
-            if ok:
+            assert item.matcher is not None  # only rules with a query are indexed
+            occurrences = item.matcher(evaluation, 0, evaluation.size)
+            if occurrences is not None:
                 hits.append(QueryHit(item.rule, evidence(doc, occurrences)))
         return hits
 
