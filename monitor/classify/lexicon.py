@@ -38,7 +38,7 @@ def _compile(terms: tuple[str, ...]) -> re.Pattern[str]:
     groups: dict[str, tuple[str, list[str]]] = {}
     for index, term in enumerate(terms):
         pattern = _term_pattern(term)
-        first, rests = groups.setdefault(pattern[0].casefold(), (pattern[0], []))
+        rests = groups.setdefault(pattern[0].casefold(), (pattern[0], []))[1]
         rests.append(f"(?P<t{index}>{pattern[1:]})")
     alternation = "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in groups.values())
     return re.compile(rf"\b(?:{alternation})(?!\w)", re.IGNORECASE)
