@@ -15,6 +15,8 @@ evaluated, finding each needed key's positions on demand. Nothing here keeps sta
 one compiled set serves many threads.
 """
 
+from __future__ import annotations  # nested matchers would otherwise each build an annotations dict
+
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -217,13 +219,11 @@ class KeySpans:
 
     def get(self, key: Key) -> list[tuple[int, int]]:
         """Sorted spans of a key: one token, or two (a word written as two, a wildcard over two words)."""
+        if not (key in self.pair_set or key.endswith("*")):  # the common case: a word only written as one
+            return self.stem_spans.get(key, _NO_SPANS)
         spans = self._spans.get(key)
         if spans is None:
-            if key in self.pair_set or key.endswith("*"):
-                spans = self._find(key)
-            else:  # the common case, inline: a word only ever written as one
-                spans = self.stem_spans.get(key, [])
-            self._spans[key] = spans
+            spans = self._spans[key] = self._find(key)
         return spans
 
     def _find(self, key: Key) -> list[tuple[int, int]]:
@@ -261,6 +261,9 @@ class KeySpans:
         if cut is None:
             cut = self._cuts[length] = list(map(itemgetter(slice(0, length)), self.norms))
         return cut
+
+
+_NO_SPANS: list[tuple[int, int]] = []  # shared: spans handed out are never changed
 
 
 def _positions(entries: list[str], value: str) -> list[int]:
@@ -321,9 +324,9 @@ class Evaluation:
         self.doc = doc
         self.size = len(doc.tokens)
         self.spans = KeySpans(doc.tokens)
-        # Term occurrences over the whole document, shared by every rule naming the term. Keyed by value,
-        # not id(): explain parses queries afresh, and a freed node's id is reused.
-        self.terms: dict[Term, list[Occurrence]] = {}
+        # Term occurrences over the whole document, shared by every rule naming the term. Keyed by value
+        # (:func:`_term_key`), not id(): explain parses queries afresh, and a freed node's id is reused.
+        self.terms: dict[str, list[Occurrence]] = {}
 
     def holds(self, node: Node, lo: int = 0, hi: int | None = None) -> tuple[bool, list[Occurrence]]:
         """Whether ``node`` holds within tokens [lo, hi), and the occurrences that make it hold."""
@@ -335,23 +338,32 @@ class Evaluation:
         return list(_compiled(term)(self, 0, self.size) or ())
 
 
-def compile_query(node: Node) -> Matcher:
-    """Compile a query once into nested closures: one call per node per evaluation, no dispatch on types."""
+def compile_query(node: Node, terms: dict[str, Matcher] | None = None) -> Matcher:
+    """Compile a query once into nested closures: one call per node per evaluation, no dispatch on types.
+
+    ``terms`` shares one matcher among all the queries naming the same term: a rule set passes one dict
+    for all its rules, which keeps thousands of compiled rules small.
+    """
+    shared: dict[str, Matcher] = {} if terms is None else terms
     match node:
         case Term():
-            return _term_matcher(node)
+            key = _term_key(node)
+            found = shared.get(key)
+            if found is None:
+                found = shared[key] = _term_matcher(node, key)
+            return found
         case And(children):
-            return _and_matcher(tuple(map(compile_query, children)))
+            return _and_matcher(tuple(compile_query(c, shared) for c in children))
         case Or(children):
-            return _or_matcher(tuple(map(compile_query, children)))
+            return _or_matcher(tuple(compile_query(c, shared) for c in children))
         case Not(child):
-            return _not_matcher(compile_query(child))
+            return _not_matcher(compile_query(child, shared))
         case Near(left, right, distance, ordered):
-            return _near_matcher(compile_query(left), compile_query(right), distance, ordered)
+            return _near_matcher(compile_query(left, shared), compile_query(right, shared), distance, ordered)
         case Sentence(child):
-            return _sentence_matcher(child)
+            return _sentence_matcher(child, shared)
         case Field(zone, child):
-            return _field_matcher(zone, compile_query(child))
+            return _field_matcher(zone, compile_query(child, shared))
         case Filter(name, value):
             return _filter_matcher(name, value)
     raise AssertionError(node)
@@ -361,13 +373,20 @@ def compile_query(node: Node) -> Matcher:
 _compiled = lru_cache(maxsize=1 << 10)(compile_query)
 
 
-def _term_matcher(term: Term) -> Matcher:
+def _term_key(term: Term) -> str:
+    """The term's value as a string, whose hash Python computes once (a Term's is a Python-level call)."""
+    return "\x1d".join(
+        [term.label, *(f"{w.text}\x1e{w.label}\x1e{w.prefix:d}{w.case:d}" for w in term.words)]
+    )
+
+
+def _term_matcher(term: Term, key: str) -> Matcher:
     find = _term_finder(term)
 
     def match(ev: Evaluation, lo: int, hi: int) -> list[Occurrence] | None:
-        occurrences = ev.terms.get(term)
+        occurrences = ev.terms.get(key)
         if occurrences is None:
-            occurrences = ev.terms[term] = find(ev)
+            occurrences = ev.terms[key] = find(ev)
         if lo > 0 or hi < ev.size:
             occurrences = [o for o in occurrences if lo <= o[0] and o[1] <= hi]
         return occurrences or None
@@ -378,13 +397,12 @@ def _term_matcher(term: Term) -> Matcher:
 def _term_finder(term: Term) -> Callable[[Evaluation], list[Occurrence]]:
     """Whole-document occurrences of a term; keys are computed here, once, not per article."""
     label = term.label
+    if len(term.words) == 1 and not term.words[0].case:  # the common case, in one call
+        word_key_ = word_key(term.words[0])
+        return lambda ev: [(s, e, ((s, e, label),)) for s, e in ev.spans.get(word_key_)]
     if len(term.words) == 1:
         find_word = _word_finder(term.words[0])
-
-        def word(ev: Evaluation) -> list[Occurrence]:
-            return [(s, e, ((s, e, label),)) for s, e in find_word(ev)]
-
-        return word
+        return lambda ev: [(s, e, ((s, e, label),)) for s, e in find_word(ev)]
     ws = term.words
     # For each word: its own finder, and the finder of it glued to the next word (None if not joinable).
     steps = tuple(
@@ -500,10 +518,10 @@ def _near_matcher(left: Matcher, right: Matcher, distance: int, ordered: bool) -
     return match
 
 
-def _sentence_matcher(child_node: Node) -> Matcher:
+def _sentence_matcher(child_node: Node, shared: dict[str, Matcher]) -> Matcher:
     """Tries the child within each sentence holding one of its terms (every sentence if it needs none)."""
-    child = compile_query(child_node)
-    terms = tuple(map(compile_query, node_terms(child_node)))
+    child = compile_query(child_node, shared)
+    terms = tuple(compile_query(term, shared) for term in node_terms(child_node))
     requires_term = bool(presearch_clauses(child_node))
 
     def match(ev: Evaluation, lo: int, hi: int) -> list[Occurrence] | None:

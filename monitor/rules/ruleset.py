@@ -6,10 +6,11 @@ not part of ``article.text`` (ingest found it elsewhere, e.g. in metadata): that
 first line of the text, as it usually is, title hits are ordinary evidence at their place in the text.
 """
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.alerts.model import Evidence, Highlight
+from monitor.alerts.model import Evidence
 from monitor.ingest.article import Article
 from monitor.rules.engine import (
     Document,
@@ -23,7 +24,7 @@ from monitor.rules.engine import (
     presearch_clauses,
 )
 from monitor.rules.model import Rule
-from monitor.rules.query import Node, parse
+from monitor.rules.query import parse
 
 MAX_EVIDENCE = 5
 ALONE = ""  # stands for "no second clause" in the index: no key is empty
@@ -40,8 +41,7 @@ class QueryHit:
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: Rule
-    query: Node | None
-    matcher: Matcher | None
+    matcher: Matcher | None  # the compiled query; the syntax tree is not kept
     clauses: tuple[frozenset[Key], ...]  # presearch: indexed under the first, the others checked
 
 
@@ -56,20 +56,23 @@ class RuleSet:
         """
         self.rules: tuple[Rule, ...] = tuple(rules)
         compiled: list[CompiledRule] = []
+        terms: dict[
+            str, Matcher
+        ] = {}  # one matcher per distinct term, whatever the number of rules naming it
         for rule in self.rules:
             node = parse(rule.query) if rule.query is not None else None
             if node is None:
-                compiled.append(CompiledRule(rule, None, None, ()))
+                compiled.append(CompiledRule(rule, None, ()))
             else:
-                compiled.append(CompiledRule(rule, node, compile_query(node), presearch_clauses(node)))
+                compiled.append(CompiledRule(rule, compile_query(node, terms), presearch_clauses(node)))
         self.compiled: tuple[CompiledRule, ...] = tuple(compiled)
-        # First clause's key -> second clause's key (ALONE for a one-clause rule) -> rules. Looking up
-        # both levels with set intersections meets two clauses per rule before any Python-level check.
+        # First clause's key -> second clause's key (ALONE for a one-clause rule) -> rules: two clauses per
+        # rule are met before the rule is looked at.
         index: dict[Key, dict[Key, list[int]]] = {}
         always: list[int] = []
         scanned: set[Key] = set()
         for i, item in enumerate(self.compiled):
-            if item.query is None or not item.rule.enabled:
+            if item.matcher is None or not item.rule.enabled:
                 continue
             if not item.clauses:
                 always.append(i)
@@ -81,8 +84,10 @@ class RuleSet:
                 by_second = index.setdefault(key, {})
                 for second in seconds:
                     by_second.setdefault(second, []).append(i)
+        # The second level is a few entries (often one): a tuple walked in Python beats a set operation.
         self._index = {
-            key: {second: tuple(ids) for second, ids in by_second.items()} for key, by_second in index.items()
+            key: tuple((second, tuple(ids)) for second, ids in by_second.items())
+            for key, by_second in index.items()
         }
         self._always = tuple(always)
         self._scanner = Scanner(scanned)
@@ -111,9 +116,9 @@ class RuleSet:
         candidates = set(self._always)
         index = self._index
         for key in index.keys() & present:
-            by_second = index[key]
-            for second in by_second.keys() & present:
-                candidates.update(by_second[second])
+            for second, ids in index[key]:
+                if second in present:
+                    candidates.update(ids)
         hits: list[QueryHit] = []
         for i in sorted(candidates):
             item = self.compiled[i]
@@ -127,28 +132,36 @@ class RuleSet:
 
 
 def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ...]:
-    """One :class:`Evidence` per sentence holding highlighted terms, in text order."""
-    starts, ends = doc.tokens.starts, doc.tokens.ends
+    """One :class:`Evidence` per sentence holding highlighted terms, in text order.
+
+    Validated in one call per evidence, highlights given as plain values: a :class:`Highlight` object
+    per mark would cost a second validation each, and a rule set of thousands builds these for every hit.
+    """
+    starts, ends, sentence_starts = doc.tokens.starts, doc.tokens.ends, doc.sentence_starts
     by_sentence: dict[int, set[tuple[int, int, str]]] = {}
     for _, _, highlights in occurrences:
-        for first, last, label in highlights:
-            by_sentence.setdefault(doc.sentence_of(first), set()).add((first, last, label))
+        for mark in highlights:
+            # the sentence holding the mark's first token (tokens before the first sentence go to it)
+            index = max(bisect_right(sentence_starts, mark[0]) - 1, 0)
+            by_sentence.setdefault(index, set()).add(mark)
     found: list[Evidence] = []
     for index in sorted(by_sentence)[:MAX_EVIDENCE]:
         sentence = doc.sentences[index]
-        marks = tuple(
-            Highlight(
-                start=starts[first] - sentence.start,
-                end=min(ends[last - 1], sentence.end) - sentence.start,
-                term=label,
-            )
+        offset = sentence.start
+        marks = [
+            {
+                "start": starts[first] - offset,
+                "end": min(ends[last - 1], sentence.end) - offset,
+                "term": label,
+            }
             for first, last, label in sorted(by_sentence[index])
-        )
-        if sentence.start < doc.body_offset:  # the title, analysed in front of the text
-            found.append(Evidence(text=sentence.text, start=0, end=0, highlights=marks))
+        ]
+        if offset < doc.body_offset:  # the title, analysed in front of the text
+            start = end = 0
         else:
-            start = sentence.start - doc.body_offset
-            found.append(
-                Evidence(text=sentence.text, start=start, end=start + len(sentence.text), highlights=marks)
-            )
+            start = offset - doc.body_offset
+            end = start + len(sentence.text)
+        found.append(
+            Evidence.model_validate({"text": sentence.text, "start": start, "end": end, "highlights": marks})
+        )
     return tuple(found)
