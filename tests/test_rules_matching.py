@@ -133,3 +133,26 @@ def test_located_parse_errors(query: str, pos: int, message: str) -> None:
         parse(query)
     assert message in caught.value.message
     assert caught.value.pos == pos
+
+
+def test_rules_naming_the_same_term_share_its_matcher_but_not_their_zones_or_verdicts() -> None:
+    """One compiled matcher per distinct term serves every rule; each keeps its own zone and structure."""
+    ruleset = RuleSet(
+        [
+            Rule(id="any", title="t", level="low", query="truce"),
+            Rule(id="title", title="t", level="low", query="title:truce"),
+            Rule(id="sentence", title="t", level="low", query="SENTENCE(truce AND aleppo)"),
+            Rule(id="both", title="t", level="low", query="truce AND aleppo"),
+            Rule(id="without", title="t", level="low", query="truce AND NOT aleppo"),
+        ]
+    )
+    text = "Calm returns\n\nA truce was agreed. Aleppo was calm."
+    hits = {h.rule.id: h for h in ruleset.match(article(text, title="Calm returns"))}
+    assert sorted(hits) == ["any", "both"]
+    assert [e.text for e in hits["both"].evidence] == ["A truce was agreed.", "Aleppo was calm."]
+    assert [e.text for e in hits["any"].evidence] == ["A truce was agreed."]
+
+
+def test_a_filter_inside_sentence_holds_in_any_sentence() -> None:
+    assert fires("truce AND SENTENCE(source:reuters)", "A truce. Calm.", source="Reuters")
+    assert not fires("truce AND SENTENCE(source:reuters)", "A truce. Calm.", source="AP")

@@ -233,3 +233,22 @@ def test_parser_never_crashes_and_locates_its_errors(query: str) -> None:
     except QueryError as exc:
         assert 0 <= exc.pos <= len(query)
         assert exc.message
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(queries, min_size=2, max_size=5), texts())
+def test_rules_matched_together_agree_with_each_matched_alone(nodes: list[Node], text: str) -> None:
+    """Rules of a set share term matchers and one evaluation per article: none may change another's result."""
+    valid = []
+    for node in nodes:
+        try:
+            valid.append(unparse(parse(unparse(node))))
+        except QueryError:
+            continue
+    assume(valid)
+    rules = [Rule(id=f"r{i}", title="r", level="low", query=q) for i, q in enumerate(valid)]
+    together = {hit.rule.id: hit.evidence for hit in RuleSet(rules).match(_article(text))}
+    alone = {hit.rule.id: hit.evidence for rule in rules for hit in RuleSet([rule]).match(_article(text))}
+    assert together == alone
+    reference = Reference(text)
+    assert set(together) == {r.id for r in rules if reference.holds(parse(r.query), 0, reference.n)}
