@@ -133,6 +133,9 @@ def _cost(keys: frozenset[Key]) -> float:
     return sum(1.0 / len(key) for key in keys)
 
 
+_OR_CLAUSES = 4  # combinations kept per OR
+
+
 def presearch_clauses(node: Node) -> tuple[frozenset[Key], ...]:
     """Key sets that every article the node matches meets, each in at least one key: an AND of ORs.
 
@@ -155,13 +158,16 @@ def _clauses(node: Node) -> Iterator[frozenset[Key]]:
             yield from _clauses(left)
             yield from _clauses(right)
         case Or(children):
-            union: set[Key] = set()
+            # Whichever child holds meets all of its clauses, so one clause of each child, joined, is a
+            # clause of the OR; a few such combinations prune far more than one (``"a b" OR c`` needs
+            # a-or-c and b-or-c, not just a-or-c).
+            combinations: list[frozenset[Key]] = [frozenset()]
             for child in children:
                 options = presearch_clauses(child)
                 if not options:
                     return
-                union |= options[0]
-            yield frozenset(union)
+                combinations = [c | o for c in combinations for o in options[:2]][:_OR_CLAUSES]
+            yield from combinations
         case Sentence(child) | Field(_, child):
             yield from _clauses(child)
         case Not() | Filter():
