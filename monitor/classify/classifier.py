@@ -53,6 +53,9 @@ class TopicResult(BaseModel):
     vetoed_by: tuple[str, ...] = Field(
         default=(), description="veto terms that stopped units which would otherwise have matched"
     )
+    out_of_context: bool = Field(
+        default=False, description="the topic asks for context terms and the article has none: nothing counts"
+    )
     scorer: str = Field(description="'head' (trained) or 'prototypes' (zero-shot)")
 
 
@@ -63,6 +66,7 @@ class TopicModel:
     topic: Topic
     cues: Lexicon
     vetoes: Lexicon
+    context: Lexicon
     positives: Vectors
     negatives: Vectors
     head: TopicHead | None
@@ -83,11 +87,13 @@ class TopicUnits:
     similarity: Scores
     """(units, 2): nearest example and nearest counter-example cosine."""
     scores: Scores
+    in_context: bool
+    """The article has one of the topic's context terms outside a veto (or the topic asks for none)."""
 
     @property
     def allowed(self) -> npt.NDArray[np.bool_]:
-        """Units that may carry the topic: gated in by a cue and not vetoed."""
-        not_vetoed = np.array([not v for v in self.vetoed], dtype=bool)
+        """Units that may carry the topic: in an article in context, gated in by a cue and not vetoed."""
+        not_vetoed = np.array([not v and self.in_context for v in self.vetoed], dtype=bool)
         return np.asarray(self.gated & not_vetoed, dtype=bool)
 
 
@@ -139,6 +145,7 @@ class Classifier:
                     topic=topic,
                     cues=Lexicon(topic.cues),
                     vetoes=Lexicon(topic.vetoes),
+                    context=Lexicon(topic.context),
                     positives=embedder.embed(topic.examples),
                     negatives=embedder.embed(topic.counter_examples),
                     head=trained,
@@ -166,7 +173,9 @@ class Classifier:
         found = list(units(text))
         in_text = [True] * len(found)
         cued = [_gate(m.cues, text, found) for m in self.models]
+        sources = [text]
         if title and title.strip() and title.strip() not in text[: len(title) + 200]:
+            sources.append(title.strip())
             head_units = [u._replace(sentence=-1) for u in units(title.strip())]
             found = head_units + found
             in_text = [False] * len(head_units) + in_text
@@ -194,7 +203,8 @@ class Classifier:
                     scores[rows] = head_scores(model.head, head_features(vectors[rows], similarity[rows]))
                 else:
                     scores[rows] = zero_shot_scores(similarity[rows])
-            per_topic[model.topic.name] = TopicUnits(gated, vetoed, similarity, scores)
+            in_context = not model.context or any(_has_context(model, source) for source in sources)
+            per_topic[model.topic.name] = TopicUnits(gated, vetoed, similarity, scores, in_context)
         return Analysis(tuple(found), np.array(in_text, dtype=bool), vectors, per_topic)
 
     @property
@@ -224,6 +234,15 @@ def _gate(cues: Lexicon, source: str, found: Sequence[Unit]) -> list[bool]:
         first = bisect_left(starts, unit.start)
         gated.append(first < len(starts) and starts[first] < unit.end)
     return gated
+
+
+def _has_context(model: TopicModel, source: str) -> bool:
+    """A context term that is not part of a veto: the "war" of "trade war" is no armed conflict."""
+    vetoed = [(hit.start, hit.end) for hit in model.vetoes.find(source)]
+    return any(
+        not any(start < hit.end and hit.start < end for start, end in vetoed)
+        for hit in model.context.find(source)
+    )
 
 
 def _result(model: TopicModel, analysis: Analysis) -> TopicResult:
@@ -263,5 +282,6 @@ def _result(model: TopicModel, analysis: Analysis) -> TopicResult:
         threshold=round(threshold, 4),
         evidence=tuple(evidence),
         vetoed_by=tuple(vetoed_by),
+        out_of_context=not topic.in_context,
         scorer="head" if model.head is not None else "prototypes",
     )

@@ -27,9 +27,15 @@ class Topic(BaseModel):
         description="word prefixes that mark a figurative or nearby sense: a sentence containing one "
         "cannot carry the topic",
     )
+    context: tuple[str, ...] = Field(
+        default=(),
+        description="the setting a real event has (for a ceasefire: the armed conflict): when set, an "
+        "article that has none of these terms outside a veto cannot carry the topic, however its sentences "
+        "score; this is what tells a truce between two armies from one between two companies",
+    )
     threshold: float | None = Field(default=None, ge=0, le=1, description="calibrated decision threshold")
 
-    @field_validator("cues", "vetoes")
+    @field_validator("cues", "vetoes", "context")
     @classmethod
     def _no_blank_terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
         if any(not term.strip() for term in terms):

@@ -110,6 +110,29 @@ def cross_validated_scores(docs: Sequence[DocumentUnits], labels: Sequence[bool]
     return scores
 
 
+def _logit(scores: Matrix) -> Matrix:
+    """Inverse of the sigmoid; a score of 0 (no unit could carry the topic) stays far below any other."""
+    clipped = np.clip(scores, 1e-12, 1 - 1e-12)
+    return np.asarray(np.log(clipped / (1 - clipped)), dtype=np.float64)
+
+
+def platt_scaling(scores: Matrix, labels: Sequence[bool]) -> tuple[float, float]:
+    """Slope and intercept that turn cross-validated scores into calibrated ones (Platt, 1999).
+
+    A strongly regularised head squeezes every score towards 0.5 (on-topic and off-topic articles then
+    differ by a few hundredths), which makes ``min_score`` and ``fire_on_topic`` in rules meaningless and
+    fragile across retraining. Refitting the head's logit on held-out scores spreads them again so that a
+    score reads as a (class-balanced) probability. The map is monotonic, so F1 at the best threshold is
+    unchanged, and it folds into the head's weights and bias: nothing changes at run time.
+    """
+    target = np.array(labels, dtype=bool)
+    scorable = scores > 0
+    if target[scorable].all() or not target[scorable].any():
+        return 1.0, 0.0
+    (slope,), intercept = fit_logistic(_logit(scores[scorable])[:, None], target[scorable], l2=1e-6)
+    return (float(slope), intercept) if slope > 0 else (1.0, 0.0)
+
+
 def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[TopicCalibration]:
     """Prototype thresholds for every topic, and a trained head where there are enough examples."""
     analyses = [classifier.analyse(item.text) for item in items]
@@ -130,14 +153,16 @@ def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[Top
         if positives >= MIN_POSITIVES and len(items) - positives >= MIN_POSITIVES:
             trials = []
             for l2 in L2_GRID:
-                threshold, f1 = best_threshold(cross_validated_scores(docs, labels, l2), labels)
-                trials.append((f1, l2, threshold))
-            head_f1, best_l2, threshold = max(trials, key=lambda t: (t[0], t[1]))
+                scores = cross_validated_scores(docs, labels, l2)
+                trials.append((best_threshold(scores, labels)[1], l2, scores))
+            head_f1, best_l2, cv_scores = max(trials, key=lambda t: (t[0], t[1]))
+            slope, intercept = platt_scaling(cv_scores, labels)
+            threshold, _ = best_threshold(sigmoid(slope * _logit(cv_scores) + intercept), labels)
             weights, bias = fit_head(docs, labels, best_l2)
             head = TopicHead(
                 fingerprint=fingerprint(model.topic),
-                weights=tuple(float(w) for w in weights),
-                bias=bias,
+                weights=tuple(float(w) * slope for w in weights),
+                bias=bias * slope + intercept,
                 threshold=threshold,
             )
         results.append(
