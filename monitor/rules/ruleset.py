@@ -132,36 +132,45 @@ class RuleSet:
 
 
 def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ...]:
-    """One :class:`Evidence` per sentence holding highlighted terms, in text order.
+    """One :class:`Evidence` per sentence holding highlighted terms, the first ``MAX_EVIDENCE`` in text order.
 
-    Validated in one call per evidence, highlights given as plain values: a :class:`Highlight` object
-    per mark would cost a second validation each, and a rule set of thousands builds these for every hit.
+    The marks are walked in text order and the walk stops at the first sentence past the limit (a common
+    word can have dozens). Each evidence is validated in one call, its highlights given as plain values:
+    a :class:`Highlight` object per mark would cost a validation each, for every hit of thousands of rules.
     """
     starts, ends, sentence_starts = doc.tokens.starts, doc.tokens.ends, doc.sentence_starts
-    by_sentence: dict[int, set[tuple[int, int, str]]] = {}
-    for _, _, highlights in occurrences:
-        for mark in highlights:
-            # the sentence holding the mark's first token (tokens before the first sentence go to it)
-            index = max(bisect_right(sentence_starts, mark[0]) - 1, 0)
-            by_sentence.setdefault(index, set()).add(mark)
+    groups: list[tuple[int, list[tuple[int, int, str]]]] = []
+    sentence_end = -1  # first token after the current group's sentence
+    for mark in sorted({mark for _, _, highlights in occurrences for mark in highlights}):
+        if mark[0] < sentence_end:
+            groups[-1][1].append(mark)
+            continue
+        if len(groups) == MAX_EVIDENCE:
+            break
+        # the sentence holding the mark's first token (tokens before the first sentence go to it)
+        index = max(bisect_right(sentence_starts, mark[0]) - 1, 0)
+        sentence_end = doc.sentence_range(index)[1]
+        groups.append((index, [mark]))
     found: list[Evidence] = []
-    for index in sorted(by_sentence)[:MAX_EVIDENCE]:
+    for index, marks in groups:
         sentence = doc.sentences[index]
         offset = sentence.start
-        marks = [
-            {
-                "start": starts[first] - offset,
-                "end": min(ends[last - 1], sentence.end) - offset,
-                "term": label,
-            }
-            for first, last, label in sorted(by_sentence[index])
-        ]
         if offset < doc.body_offset:  # the title, analysed in front of the text
             start = end = 0
         else:
             start = offset - doc.body_offset
             end = start + len(sentence.text)
+        highlights = [
+            {
+                "start": starts[first] - offset,
+                "end": min(ends[last - 1], sentence.end) - offset,
+                "term": label,
+            }
+            for first, last, label in marks
+        ]
         found.append(
-            Evidence.model_validate({"text": sentence.text, "start": start, "end": end, "highlights": marks})
+            Evidence.model_validate(
+                {"text": sentence.text, "start": start, "end": end, "highlights": highlights}
+            )
         )
     return tuple(found)
