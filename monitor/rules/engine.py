@@ -226,7 +226,7 @@ class KeySpans:
     def get(self, key: Key) -> list[tuple[int, int]]:
         """Sorted spans of a key: one token, or two (a word written as two, a wildcard over two words)."""
         if not (key in self.pair_set or key.endswith("*")):  # the common case: a word only written as one
-            return self.stem_spans.get(key, _NO_SPANS)
+            return [(i, i + 1) for i in self.positions.get(key, ())]
         spans = self._spans.get(key)
         if spans is None:
             spans = self._spans[key] = self._find(key)
@@ -245,21 +245,21 @@ class KeySpans:
                 if i < last and norms[i + 1].startswith(prefix[split:])
             ]
         else:
-            ones = self.stem_spans.get(key, [])
+            ones = [(i, i + 1) for i in self.positions.get(key, ())]
             twos = [(i, i + 2) for i in _positions(self.pairs, key)] if key in self.pair_set else []
         return sorted(ones + twos) if twos else ones
 
     @cached_property
-    def stem_spans(self) -> dict[str, list[tuple[int, int]]]:
-        """Every word's spans, built in one pass the first time a rule is evaluated on this article.
+    def positions(self) -> dict[str, list[int]]:
+        """Every word's token positions, built in one pass the first time a rule is evaluated on this article.
 
         Candidate rules mostly name different words, so a lookup per key (a C scan of the whole list
         each time) would cost more than this one pass as soon as a few dozen keys are asked for.
         """
-        spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        positions: dict[str, list[int]] = defaultdict(list)
         for i, word in enumerate(self.stems):
-            spans[word].append((i, i + 1))
-        return spans
+            positions[word].append(i)
+        return positions
 
     def _cut(self, length: int) -> list[str]:
         """Every word cut to ``length`` characters."""
@@ -267,9 +267,6 @@ class KeySpans:
         if cut is None:
             cut = self._cuts[length] = list(map(itemgetter(slice(0, length)), self.norms))
         return cut
-
-
-_NO_SPANS: list[tuple[int, int]] = []  # shared: spans handed out are never changed
 
 
 def _positions(entries: list[str], value: str) -> list[int]:
@@ -403,9 +400,8 @@ def _term_matcher(term: Term, key: str) -> Matcher:
 def _term_finder(term: Term) -> Callable[[Evaluation], list[Occurrence]]:
     """Whole-document occurrences of a term; keys are computed here, once, not per article."""
     label = term.label
-    if len(term.words) == 1 and not term.words[0].case:  # the common case, in one call
-        word_key_ = word_key(term.words[0])
-        return lambda ev: [(s, e, ((s, e, label),)) for s, e in ev.spans.get(word_key_)]
+    if len(term.words) == 1 and not (term.words[0].case or term.words[0].prefix):
+        return _plain_word_finder(word_key(term.words[0]), label)
     if len(term.words) == 1:
         find_word = _word_finder(term.words[0])
         return lambda ev: [(s, e, ((s, e, label),)) for s, e in find_word(ev)]
@@ -419,10 +415,30 @@ def _term_finder(term: Term) -> Callable[[Evaluation], list[Occurrence]]:
         for j, w in enumerate(ws)
     )
 
+    # A word of the phrase whose keys (its own, or glued to a neighbour) are all absent rules it out at
+    # the cost of two set operations, before any position is looked up; prefixes are not known as keys.
+    required = tuple(keys for keys in _word_clauses(term) if not any(k.endswith("*") for k in keys))
+
     def phrase(ev: Evaluation) -> list[Occurrence]:
+        spans = ev.spans
+        for keys in required:
+            if spans.stem_set.isdisjoint(keys) and spans.pair_set.isdisjoint(keys):
+                return []
         return [(s, e, ((s, e, label),)) for s, e in _phrase(ev, steps)]
 
     return phrase
+
+
+def _plain_word_finder(key: Key, label: str) -> Callable[[Evaluation], list[Occurrence]]:
+    """The common case in one call: a word's positions straight from the article's index of words."""
+
+    def find(ev: Evaluation) -> list[Occurrence]:
+        spans = ev.spans
+        if key in spans.pair_set:  # also written as two words here: the general path
+            return [(s, e, ((s, e, label),)) for s, e in spans.get(key)]
+        return [(i, i + 1, ((i, i + 1, label),)) for i in spans.positions.get(key, ())]
+
+    return find
 
 
 SpanFinder = Callable[[Evaluation], list[tuple[int, int]]]
