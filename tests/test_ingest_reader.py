@@ -152,6 +152,30 @@ def test_symlinks_are_checked_against_the_inbox(tmp_path: Path) -> None:
         read_article(inbox / "dangling.txt", inbox=inbox)
 
 
+def test_a_symlink_swapped_after_its_check_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "inside.txt").write_text("An article.\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the daemon\n")
+    link = inbox / "link.txt"
+    link.symlink_to(inbox / "inside.txt")
+    real_open = os.open
+
+    def swap_then_open(path: Path, flags: int, *args: int) -> int:
+        """The race an attacker with write access to the inbox would win: swap between check and open."""
+        if path == link:
+            link.unlink()
+            link.symlink_to(secret)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", swap_then_open)
+    with pytest.raises(OutsideInbox, match="changed between its inbox check and its opening"):
+        read_article(link, inbox=inbox)
+
+
 def test_odd_names_are_read(tmp_path: Path) -> None:
     for name in ("with space.txt", "Алеппо — 停火.txt", "new\nline.txt", "no-extension"):
         path = tmp_path / name

@@ -155,6 +155,7 @@ def article_id(text: str) -> str:
 
 
 def _read_bytes(path: Path, *, max_bytes: int, inbox: Path | None) -> bytes:
+    resolved: Path | None = None
     if inbox is not None:
         try:
             resolved = path.resolve(strict=True)
@@ -178,6 +179,10 @@ def _read_bytes(path: Path, *, max_bytes: int, inbox: Path | None) -> bytes:
         raise Unreadable(path, _describe(error)) from None
     try:
         info = os.fstat(fd)
+        if resolved is not None and not _is_file_at(info, resolved):
+            # A symlink swapped between the check above and the open: what was opened is not what was
+            # checked, so it may lie outside the inbox.
+            raise OutsideInbox(path, "changed between its inbox check and its opening")
         if not stat.S_ISREG(info.st_mode):
             raise NotAFile(path, f"not a regular file (mode {stat.filemode(info.st_mode)})")
         if info.st_size > max_bytes:
@@ -194,6 +199,14 @@ def _read_bytes(path: Path, *, max_bytes: int, inbox: Path | None) -> bytes:
     if len(data) > max_bytes:
         raise TooLarge(path, f"grew past the limit of {max_bytes} bytes while being read")
     return data
+
+
+def _is_file_at(info: os.stat_result, path: Path) -> bool:
+    try:
+        there = path.stat()
+    except OSError:
+        return False
+    return (there.st_dev, there.st_ino) == (info.st_dev, info.st_ino)
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
