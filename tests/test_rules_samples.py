@@ -54,6 +54,17 @@ def test_explain_agrees_with_the_analysis_and_highlights_spans(engine: Engine) -
     assert "\x1b[" in colored and "[Ceasefire]" not in colored
 
 
+def test_explain_says_when_a_topic_is_out_of_context(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "truce.txt"
+    path.write_text("Microsoft and Google called a truce in their regulatory fight on Monday.\n")
+    article = read_article(path)
+    analysis = engine.analyser.analyse(article)
+    assert analysis.topics["ceasefire"].out_of_context and not analysis.matches
+    plain = render_explanations(explain(engine.analyser.ruleset, article, analysis.topics), color=False)
+    assert "topic ceasefire 0.00 < 0.40 (min_score)" in plain
+    assert "out of context: the article has none of the topic's context terms" in plain
+
+
 def test_rules_test_passes_on_the_bundled_rules() -> None:
     result = CliRunner().invoke(rules, ["test", "--rules", str(ROOT / "rules")])
     assert result.exit_code == 0, result.output

@@ -43,6 +43,7 @@ class TopicCheck:
     passed: bool
     stands_in_at: float | None = None  # the rule's fire_on_topic
     stands_in: bool = False
+    out_of_context: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ def _topic_check(rule: Rule, topics: Mapping[str, TopicResultLike]) -> TopicChec
         passed=topic_passes(rule, topics),
         stands_in_at=rule.fire_on_topic,
         stands_in=topic_stands_in(rule, topics),
+        out_of_context=result.out_of_context,
     )
 
 
@@ -148,6 +150,8 @@ def _topic_text(check: TopicCheck) -> str:
             else "< {:.2f} (fire_on_topic)"
         )
         text += "; " + verdict.format(check.stands_in_at)
+    if check.out_of_context:
+        text += "; out of context: the article has none of the topic's context terms"
     return text
 
 
