@@ -90,6 +90,15 @@ def test_classify_json_prints_one_line_per_file_with_evidence_inside_the_text(tm
     assert len(lines) == 1 and lines[0]["path"] == str(seed)
     ceasefire = lines[0]["topics"]["ceasefire"]
     assert ceasefire["match"] is True and ceasefire["score"] >= ceasefire["threshold"]
+    assert set(ceasefire) == {
+        "score",
+        "match",
+        "threshold",
+        "evidence",
+        "vetoed_by",
+        "out_of_context",
+        "scorer",
+    }
     text = seed.read_text(encoding="utf-8")
     assert all(text[e["start"] : e["end"]] == e["text"] for e in ceasefire["evidence"])
     assert "not classified" in result.stderr

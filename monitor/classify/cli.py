@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from monitor.classify.classifier import Classifier, TopicResult
+from monitor.classify.classifier import Classifier
 from monitor.classify.evaluation import LabelledDataError, LabelledItem, Report, load_labelled, report
 from monitor.classify.head import HEAD_FILE, HeadError, save_head
 from monitor.classify.topics import TopicsError
@@ -24,17 +24,6 @@ def _load_classifier(rules_dir: Path) -> Classifier:
         return Classifier.load(rules_dir)
     except (TopicsError, HeadError) as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def result_json(result: TopicResult) -> dict[str, object]:
-    return {
-        "score": result.score,
-        "match": result.match,
-        "threshold": result.threshold,
-        "scorer": result.scorer,
-        "evidence": [e.model_dump(mode="json") for e in result.evidence],
-        "vetoed_by": list(result.vetoed_by),
-    }
 
 
 @click.command("classify")
@@ -58,12 +47,12 @@ def classify(cli: CliContext, files: tuple[Path, ...], as_json: bool) -> None:
             continue
         results = classifier.classify(article.text, title=article.title)
         if as_json:
-            topics = {name: result_json(r) for name, r in results.items()}
+            topics = {name: r.model_dump(mode="json") for name, r in results.items()}
             click.echo(json.dumps({"path": str(path), "topics": topics}, ensure_ascii=False))
             continue
         click.echo(str(path))
         for name, r in results.items():
-            verdict = "MATCH" if r.match else "-"
+            verdict = "MATCH" if r.match else "- (out of context)" if r.out_of_context else "-"
             click.echo(f"  {name:<28} {r.score:.3f} / {r.threshold:.3f}  {verdict}")
             for evidence in r.evidence if r.match else ():
                 click.echo(f"      [{evidence.start}:{evidence.end}] {evidence.text}")
