@@ -60,9 +60,21 @@ class Document:
         """Sentence k covers tokens [sentence_starts[k], sentence_starts[k + 1])."""
         return [bisect_left(self.tokens.starts, s.start) for s in self.sentences]
 
+    @cached_property
+    def token_sentences(self) -> list[int]:
+        """The sentence of every token, looked up by index: evidence places every mark of every hit.
+
+        Tokens before the first sentence go to it, tokens between two sentences to the one before.
+        """
+        starts = self.sentence_starts
+        sentence_of = [0] * (starts[0] if starts else len(self.tokens))
+        for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(self.tokens)], strict=True)):
+            sentence_of += [index] * (end - start)
+        return sentence_of
+
     def sentence_of(self, token: int) -> int:
         """Index of the sentence holding ``token`` (tokens between sentences go to the one before)."""
-        return max(bisect_left(self.sentence_starts, token + 1) - 1, 0)
+        return self.token_sentences[token]
 
     def sentence_range(self, index: int) -> tuple[int, int]:
         end = self.sentence_starts[index + 1] if index + 1 < len(self.sentences) else len(self.tokens)

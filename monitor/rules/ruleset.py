@@ -6,7 +6,6 @@ not part of ``article.text`` (ingest found it elsewhere, e.g. in metadata): that
 first line of the text, as it usually is, title hits are ordinary evidence at their place in the text.
 """
 
-from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -139,19 +138,17 @@ def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ..
     word can have dozens). Each evidence is validated in one call, its highlights given as plain values:
     a :class:`Highlight` object per mark would cost a validation each, for every hit of thousands of rules.
     """
-    starts, ends, sentence_starts = doc.tokens.starts, doc.tokens.ends, doc.sentence_starts
+    starts, ends, token_sentences = doc.tokens.starts, doc.tokens.ends, doc.token_sentences
     groups: list[tuple[int, list[tuple[int, int, str]]]] = []
-    sentence_end = -1  # first token after the current group's sentence
+    current = -1
     for mark in sorted({mark for _, _, highlights in occurrences for mark in highlights}):
-        if mark[0] < sentence_end:
-            groups[-1][1].append(mark)
-            continue
-        if len(groups) == MAX_EVIDENCE:
-            break
-        # the sentence holding the mark's first token (tokens before the first sentence go to it)
-        index = max(bisect_right(sentence_starts, mark[0]) - 1, 0)
-        sentence_end = doc.sentence_range(index)[1]
-        groups.append((index, [mark]))
+        index = token_sentences[mark[0]]
+        if index != current:
+            if len(groups) == MAX_EVIDENCE:
+                break
+            current = index
+            groups.append((index, []))
+        groups[-1][1].append(mark)
     found: list[Evidence] = []
     for index, marks in groups:
         sentence = doc.sentences[index]
