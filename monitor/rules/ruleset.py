@@ -167,8 +167,6 @@ def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ..
             for first, last, label in marks
         ]
         found.append(
-            Evidence.model_validate(
-                {"text": sentence.text, "start": start, "end": end, "highlights": highlights}
-            )
+            _validate_evidence({"text": sentence.text, "start": start, "end": end, "highlights": highlights})
         )
     return tuple(found)
