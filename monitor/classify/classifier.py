@@ -10,7 +10,8 @@ score, and the units above the threshold are the evidence. A unit is scored by
   regression on the unit's embedding and those two similarities.
 
 Units that contain no cue of any topic are never embedded: most sentences of most articles are off every
-topic, and skipping them is what makes the classifier fast enough for a news stream.
+topic, and skipping them is what makes the classifier fast enough for a news stream. A topic that lists
+``context`` terms counts no unit in an article that has none of them (a truce with no war around it).
 """
 
 import time
@@ -174,14 +175,13 @@ class Classifier:
         in_text = [True] * len(found)
         cued = [_gate(m.cues, text, found) for m in self.models]
         sources = [text]
-        if title and title.strip() and title.strip() not in text[: len(title) + 200]:
-            sources.append(title.strip())
-            head_units = [u._replace(sentence=-1) for u in units(title.strip())]
+        heading = (title or "").strip()
+        if heading and heading not in text[: len(heading) + 200]:
+            sources.append(heading)
+            head_units = [u._replace(sentence=-1) for u in units(heading)]
             found = head_units + found
             in_text = [False] * len(head_units) + in_text
-            cued = [
-                _gate(m.cues, title.strip(), head_units) + c for m, c in zip(self.models, cued, strict=True)
-            ]
+            cued = [_gate(m.cues, heading, head_units) + c for m, c in zip(self.models, cued, strict=True)]
         gates = [np.array(c, dtype=bool) for c in cued]
         any_gate = np.logical_or.reduce(gates) if gates else np.zeros(len(found), dtype=bool)
         embed_rows = np.flatnonzero(any_gate)
