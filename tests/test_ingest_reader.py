@@ -1,6 +1,7 @@
 import codecs
 import hashlib
 import os
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -170,6 +171,32 @@ def test_a_symlink_swapped_after_its_check_is_not_read(
             link.unlink()
             link.symlink_to(secret)
         return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", swap_then_open)
+    with pytest.raises(OutsideInbox, match="changed between its inbox check and its opening"):
+        read_article(link, inbox=inbox)
+
+
+def test_a_folder_swapped_after_the_check_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race one level up: the link stays, a folder on its way becomes a link out."""
+    inbox = tmp_path / "inbox"
+    (inbox / "d").mkdir(parents=True)
+    (inbox / "d" / "x.txt").write_text("An article.\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.txt").write_text("not for the daemon\n")
+    link = inbox / "a.txt"
+    link.symlink_to(inbox / "d" / "x.txt")
+    real_open = os.open
+
+    def swap_then_open(path: Path, flags: int, *args: int, **kwargs: int) -> int:
+        if path == link:
+            monkeypatch.setattr(os, "open", real_open)  # rmtree opens files too
+            shutil.rmtree(inbox / "d")
+            (inbox / "d").symlink_to(outside)
+        return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", swap_then_open)
     with pytest.raises(OutsideInbox, match="changed between its inbox check and its opening"):

@@ -179,9 +179,9 @@ def _read_bytes(path: Path, *, max_bytes: int, inbox: Path | None) -> bytes:
         raise Unreadable(path, _describe(error)) from None
     try:
         info = os.fstat(fd)
-        if resolved is not None and not _is_file_at(info, resolved):
-            # A symlink swapped between the check above and the open: what was opened is not what was
-            # checked, so it may lie outside the inbox.
+        if inbox is not None and resolved is not None and not _opened_inside(fd, info, resolved, inbox):
+            # A symlink (of the file or of a folder on its way) swapped between the check above and the
+            # open: what was opened is not what was checked, and it lies outside the inbox.
             raise OutsideInbox(path, "changed between its inbox check and its opening")
         if not stat.S_ISREG(info.st_mode):
             raise NotAFile(path, f"not a regular file (mode {stat.filemode(info.st_mode)})")
@@ -201,9 +201,18 @@ def _read_bytes(path: Path, *, max_bytes: int, inbox: Path | None) -> bytes:
     return data
 
 
-def _is_file_at(info: os.stat_result, path: Path) -> bool:
+def _opened_inside(fd: int, info: os.stat_result, resolved: Path, inbox: Path) -> bool:
+    """Whether the file behind ``fd`` is in the inbox, asked of the open file itself.
+
+    Linux names an open file's real path in /proc; elsewhere the open file must at least be the very file
+    (device and inode) the inbox check resolved, which a swap of the final symlink cannot fake.
+    """
     try:
-        there = path.stat()
+        return Path(f"/proc/self/fd/{fd}").readlink().is_relative_to(inbox.resolve())
+    except OSError:
+        pass
+    try:
+        there = resolved.stat()
     except OSError:
         return False
     return (there.st_dev, there.st_ino) == (info.st_dev, info.st_ino)
