@@ -7,8 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from monitor.classify.classifier import _gate
 from monitor.classify.lexicon import Lexicon, _term_pattern
 from monitor.classify.topics import Topic
+from monitor.classify.units import units
 
 
 def found(terms: list[str], text: str) -> list[str]:
@@ -44,7 +46,21 @@ def test_terms_must_start_with_a_letter_or_digit(term: str) -> None:
 
 
 _WORDS = st.sampled_from(
-    ["truce", "Truce", "cease", "fire", "ceasefire", "shell", "shells", "eggshell", "c", "İs", "9th"]
+    [
+        "truce",
+        "Truce",
+        "cease",
+        "fire",
+        "ceasefire",
+        "shell",
+        "shells",
+        "eggshell",
+        "c",
+        "İs",
+        "ıb",
+        "ib",
+        "9th",
+    ]
 )
 
 
@@ -71,3 +87,30 @@ def test_hits_equal_a_plain_alternation_with_one_lookbehind_per_term(terms: list
     )
     expected = [(m.start(), m.end(), lexicon.terms[int(str(m.lastgroup)[1:])]) for m in plain.finditer(text)]
     assert [tuple(hit) for hit in lexicon.find(text)] == expected
+
+
+_PIECES = st.sampled_from(
+    ["search", "and", "rescue", "cease", "fire", "ceasefire", "truce", "Rockets", "fired", "into", "Israel"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    # Mostly spaces: clause windows exist only in sentences of more than 22 words.
+    words=st.lists(
+        st.tuples(_PIECES, st.sampled_from([" "] * 8 + [" - ", ", ", ". ", "; ", " and ", "-"])),
+        min_size=20,
+        max_size=80,
+    ),
+    cues=st.lists(
+        st.sampled_from(["search and rescue", "rescue", "cease-fire", "truce", "rocket*", "fire"]), min_size=1
+    ),
+)
+def test_gating_by_one_scan_equals_searching_every_unit(
+    words: list[tuple[str, str]], cues: list[str]
+) -> None:
+    """Clause windows overlap their sentences and cut phrases: the one-scan gate must not notice."""
+    text = "".join(word + gap for word, gap in words)
+    lexicon = Lexicon(cues)
+    found = units(text)
+    assert _gate(lexicon, text, found) == [bool(lexicon.find(unit.text)) for unit in found]

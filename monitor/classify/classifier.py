@@ -94,8 +94,8 @@ class TopicUnits:
     @property
     def allowed(self) -> npt.NDArray[np.bool_]:
         """Units that may carry the topic: in an article in context, gated in by a cue and not vetoed."""
-        not_vetoed = np.array([not v and self.in_context for v in self.vetoed], dtype=bool)
-        return np.asarray(self.gated & not_vetoed, dtype=bool)
+        not_vetoed = np.array([not v for v in self.vetoed], dtype=bool)
+        return np.asarray(self.gated & not_vetoed & self.in_context, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -171,25 +171,34 @@ class Classifier:
 
     def analyse(self, text: str, *, title: str | None = None) -> Analysis:
         """Units, their vectors and per-topic unit scores (pure given the loaded model)."""
-        found = list(units(text))
-        in_text = [True] * len(found)
-        cued = [_gate(m.cues, text, found) for m in self.models]
-        sources = [text]
         heading = (title or "").strip()
+        # (text, its units, whether they are in ``text``): a title that is not the text's first line is
+        # scored too, in front; evidence only ever comes from the text.
+        sources = [(text, units(text), True)]
         if heading and heading not in text[: len(heading) + 200]:
-            sources.append(heading)
-            head_units = [u._replace(sentence=-1) for u in units(heading)]
-            found = head_units + found
-            in_text = [False] * len(head_units) + in_text
-            cued = [_gate(m.cues, heading, head_units) + c for m, c in zip(self.models, cued, strict=True)]
-        gates = [np.array(c, dtype=bool) for c in cued]
+            sources.insert(0, (heading, [u._replace(sentence=-1) for u in units(heading)], False))
+        found = [unit for _, cut, _ in sources for unit in cut]
+        in_text = [inside for _, cut, inside in sources for _ in cut]
+        in_context = [
+            not m.context or any(_has_context(m, source) for source, _, _ in sources) for m in self.models
+        ]
+        # A topic out of context gates nothing, so its units cost no embedding.
+        gates = [
+            np.array(
+                [g for source, cut, _ in sources for g in _gate(m.cues, source, cut)]
+                if ok
+                else [False] * len(found),
+                dtype=bool,
+            )
+            for m, ok in zip(self.models, in_context, strict=True)
+        ]
         any_gate = np.logical_or.reduce(gates) if gates else np.zeros(len(found), dtype=bool)
         embed_rows = np.flatnonzero(any_gate)
         vectors = np.zeros((len(found), self.embedder_dimensions), dtype=np.float32)
         if len(embed_rows):
             vectors[embed_rows] = self.embedder.embed([found[i].text for i in embed_rows])
         per_topic: dict[str, TopicUnits] = {}
-        for model, gated in zip(self.models, gates, strict=True):
+        for model, gated, topic_in_context in zip(self.models, gates, in_context, strict=True):
             vetoed = tuple(
                 tuple(sorted({h.term for h in model.vetoes.find(u.text)})) if g else ()
                 for u, g in zip(found, gated, strict=True)
@@ -203,8 +212,7 @@ class Classifier:
                     scores[rows] = head_scores(model.head, head_features(vectors[rows], similarity[rows]))
                 else:
                     scores[rows] = zero_shot_scores(similarity[rows])
-            in_context = not model.context or any(_has_context(model, source) for source in sources)
-            per_topic[model.topic.name] = TopicUnits(gated, vetoed, similarity, scores, in_context)
+            per_topic[model.topic.name] = TopicUnits(gated, vetoed, similarity, scores, topic_in_context)
         return Analysis(tuple(found), np.array(in_text, dtype=bool), vectors, per_topic)
 
     @property
@@ -221,28 +229,39 @@ class Classifier:
 
 
 def _gate(cues: Lexicon, source: str, found: Sequence[Unit]) -> list[bool]:
-    """Which units hold a cue (all of them when the topic has no cues).
+    """Which units hold a cue, as searching each unit's own text would say (all, if the topic has none).
 
     One scan of the whole source instead of one per unit: units overlap (sentences and their clause
-    windows), and on a news feed the scan, not the model, would otherwise dominate off-topic articles.
+    windows), and on a news feed the scan, not the model, would otherwise dominate off-topic articles. A
+    hit lying wholly inside a unit gates it; only a unit that a hit crosses into or out of (a phrase cut
+    by a clause break, a unit cut at its length limit) is searched on its own, as the scan of the whole
+    text may have found a different term there.
     """
     if not cues:
         return [True] * len(found)
-    starts = [hit.start for hit in cues.find(source)]
+    hits = cues.find(source)
+    starts = [hit.start for hit in hits]
     gated = []
     for unit in found:
         first = bisect_left(starts, unit.start)
-        gated.append(first < len(starts) and starts[first] < unit.end)
+        if first < len(hits) and hits[first].end <= unit.end:
+            gated.append(True)
+        elif (first > 0 and hits[first - 1].end > unit.start) or (
+            first < len(hits) and hits[first].start < unit.end
+        ):
+            gated.append(bool(cues.find(unit.text)))
+        else:
+            gated.append(False)
     return gated
 
 
 def _has_context(model: TopicModel, source: str) -> bool:
     """A context term that is not part of a veto: the "war" of "trade war" is no armed conflict."""
+    context = model.context.find(source)
+    if not context:
+        return False
     vetoed = [(hit.start, hit.end) for hit in model.vetoes.find(source)]
-    return any(
-        not any(start < hit.end and hit.start < end for start, end in vetoed)
-        for hit in model.context.find(source)
-    )
+    return any(not any(start < hit.end and hit.start < end for start, end in vetoed) for hit in context)
 
 
 def _result(model: TopicModel, analysis: Analysis) -> TopicResult:

@@ -26,6 +26,12 @@ def _term_pattern(term: str) -> str:
     return _JOINER.join(words) + (r"\w*" if prefix else r"(?:e?s)?")
 
 
+def _case_class(char: str) -> str:
+    """Characters that ``re.IGNORECASE`` matches alike share a class: casefold, plus the Turkish i's,
+    which the regex engine equates with ``i`` although casefold does not."""
+    return "i" if char in "ıİ" else char.casefold()
+
+
 def _compile(terms: tuple[str, ...]) -> re.Pattern[str]:
     """One pattern for all terms, each in a named group ``t<index>`` so a hit says which term it is.
 
@@ -38,7 +44,7 @@ def _compile(terms: tuple[str, ...]) -> re.Pattern[str]:
     groups: dict[str, tuple[str, list[str]]] = {}
     for index, term in enumerate(terms):
         pattern = _term_pattern(term)
-        rests = groups.setdefault(pattern[0].casefold(), (pattern[0], []))[1]
+        rests = groups.setdefault(_case_class(pattern[0]), (pattern[0], []))[1]
         rests.append(f"(?P<t{index}>{pattern[1:]})")
     alternation = "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in groups.values())
     return re.compile(rf"\b(?:{alternation})(?!\w)", re.IGNORECASE)
