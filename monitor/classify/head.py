@@ -72,14 +72,23 @@ def sigmoid(z: Array) -> Array:
 
 
 def fit_logistic(
-    features: Array, labels: npt.NDArray[np.bool_], *, l2: float = 1.0, iterations: int = 30
+    features: Array,
+    labels: npt.NDArray[np.bool_],
+    *,
+    l2: float = 1.0,
+    iterations: int = 30,
+    targets: Array | None = None,
 ) -> tuple[Array, float]:
-    """Class-balanced logistic regression by Newton's method; the bias is not regularised."""
+    """Class-balanced logistic regression by Newton's method; the bias is not regularised.
+
+    ``targets`` replaces the 0/1 labels as the values fitted (Platt's smoothed targets); the classes,
+    and so the balancing, still come from ``labels``.
+    """
     n, d = features.shape
     positives = int(labels.sum())
     if positives == 0 or positives == n:
         raise ValueError("training needs both positive and negative units")
-    y = labels.astype(np.float64)
+    y = labels.astype(np.float64) if targets is None else targets
     sample_weight = np.where(labels, n / (2.0 * positives), n / (2.0 * (n - positives)))
     x = np.hstack([features, np.ones((n, 1))])
     penalty = np.full(d + 1, l2)

@@ -129,7 +129,15 @@ def platt_scaling(scores: Matrix, labels: Sequence[bool]) -> tuple[float, float]
     scorable = scores > 0
     if target[scorable].all() or not target[scorable].any():
         return 1.0, 0.0
-    (slope,), intercept = fit_logistic(_logit(scores[scorable])[:, None], target[scorable], l2=1e-6)
+    # Platt's smoothed targets: cleanly separated scores (a small labelled set) would otherwise drive the
+    # slope without bound and turn every score into 0 or 1.
+    labels_fitted = target[scorable]
+    positives = int(labels_fitted.sum())
+    negatives = len(labels_fitted) - positives
+    smoothed = np.where(labels_fitted, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    (slope,), intercept = fit_logistic(
+        _logit(scores[scorable])[:, None], labels_fitted, l2=1e-6, targets=smoothed
+    )
     return (float(slope), intercept) if slope > 0 else (1.0, 0.0)
 
 
@@ -157,7 +165,8 @@ def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[Top
                 trials.append((best_threshold(scores, labels)[1], l2, scores))
             head_f1, best_l2, cv_scores = max(trials, key=lambda t: (t[0], t[1]))
             slope, intercept = platt_scaling(cv_scores, labels)
-            threshold, _ = best_threshold(sigmoid(slope * _logit(cv_scores) + intercept), labels)
+            calibrated = np.where(cv_scores > 0, sigmoid(slope * _logit(cv_scores) + intercept), 0.0)
+            threshold, _ = best_threshold(calibrated, labels)
             weights, bias = fit_head(docs, labels, best_l2)
             head = TopicHead(
                 fingerprint=fingerprint(model.topic),
