@@ -80,3 +80,11 @@ def test_sentences_keep_offsets_and_respect_abbreviations_headlines_and_wrapped_
         "- Prisoners were listed",
     ]
     assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_abbreviations_are_read_past_any_run_of_closing_marks() -> None:
+    # "No." is an abbreviation (No. 10), however many marks follow it...
+    assert len(split_sentences("He said no!!!!!!!!!!!!!!!!!!!! Then he left.")) == 1
+    assert len(split_sentences("He said no. . . . . . . . Then he left.")) == 1
+    # ...but a long word ending in the letters of one is not.
+    assert len(split_sentences("Watch " + "a" * 20 + "mr" + ")" * 13 + ". Next one.")) == 2
