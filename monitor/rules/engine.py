@@ -258,7 +258,7 @@ class KeySpans:
             ]
         else:
             ones = [(i, i + 1) for i in self.positions.get(key, ())]
-            twos = [(i, i + 2) for i in _positions(self.pairs, key)] if key in self.pair_set else []
+            twos = [(i, i + 2) for i in _positions(self.pairs, key)]  # get() only asks for pair keys here
         return sorted(ones + twos) if twos else ones
 
     @cached_property

@@ -56,7 +56,8 @@ class Term:
 
     words: tuple[Word, ...]
     label: str
-    # Evaluations cache occurrences by term value, so the hash is asked for often: compute it once.
+    # Compiled matchers are cached by syntax tree (explain parses queries afresh), so the hash of a term is
+    # asked for often: compute it once.
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

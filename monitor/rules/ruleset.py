@@ -56,9 +56,8 @@ class RuleSet:
         """
         self.rules: tuple[Rule, ...] = tuple(rules)
         compiled: list[CompiledRule] = []
-        terms: dict[
-            str, Matcher
-        ] = {}  # one matcher per distinct term, whatever the number of rules naming it
+        # One matcher per distinct term, whatever the number of rules naming it.
+        terms: dict[str, Matcher] = {}
         for rule in self.rules:
             node = parse(rule.query) if rule.query is not None else None
             if node is None:
