@@ -14,7 +14,6 @@ from monitor.daemon import run_daemon
 from monitor.dispatch.cli import alerts, destinations
 from monitor.dispatch.sinks import console, webhook
 from monitor.engine import EngineError, load_engine
-from monitor.ingest.reader import Unreadable, read_article
 from monitor.logs import configure_logging
 from monitor.observability.cli import status
 from monitor.rules.cli import rules
@@ -116,14 +115,7 @@ def check(cli: CliContext, files: tuple[Path, ...], as_json: bool, explain: bool
         click.echo(str(exc), err=True)
         raise SystemExit(2) from None
     color = sys.stdout.isatty()
-    failed = False
-    for path in files:
-        try:
-            article = read_article(path, max_bytes=cli.config.limits.max_file_bytes)
-        except Unreadable as exc:
-            click.echo(f"{path}: not checked: {exc}", err=True)
-            failed = True
-            continue
+    for path, article in cli.articles(files, verb="checked"):
         analysis = engine.analyser.analyse(article)
         now = datetime.now(UTC)
         story = new_story(article, now)
@@ -143,7 +135,6 @@ def check(cli: CliContext, files: tuple[Path, ...], as_json: bool, explain: bool
         if explain:
             explanations = explain_rules(engine.analyser.ruleset, article, analysis.topics)
             click.echo(render_explanations(explanations, color=color), err=as_json)
-    raise SystemExit(1 if failed else 0)
 
 
 for command in (rules, classify, topics, alerts, destinations, status):

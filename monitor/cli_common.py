@@ -4,7 +4,7 @@ Every command takes ``--rules DIR``, ``--config FILE`` and ``--state DIR``; flag
 which wins over the embedded defaults.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +13,8 @@ from typing import TypeVar
 import click
 
 from monitor.config import AdminConfig, ConfigError, load_config
+from monitor.ingest.article import Article
+from monitor.ingest.reader import Unreadable, read_article
 
 
 @dataclass
@@ -46,6 +48,19 @@ class CliContext:
     @property
     def state_dir(self) -> Path:
         return self.config.state_dir
+
+    def articles(self, files: Iterable[Path], *, verb: str) -> Iterator[tuple[Path, Article]]:
+        """Each file read as the daemon would read it; a file that cannot be read is reported on stderr
+        (``PATH: not VERB: why``) and skipped, and once every file is done the command exits 1."""
+        failed = False
+        for path in files:
+            try:
+                yield path, read_article(path, max_bytes=self.config.limits.max_file_bytes)
+            except Unreadable as exc:
+                click.echo(f"{path}: not {verb}: {exc}", err=True)
+                failed = True
+        if failed:
+            raise SystemExit(1)
 
 
 def _set(field: str) -> Callable[[click.Context, click.Parameter, Path | None], None]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from monitor.cli import main
 from monitor.config import AdminConfig
 from monitor.engine import Engine, load_engine
 from monitor.ingest.reader import read_article
@@ -115,3 +116,13 @@ def test_rules_schema_describes_a_list_of_rules(tmp_path: Path) -> None:
     out = tmp_path / "rule.schema.json"
     assert CliRunner().invoke(rules, ["schema", "--output", str(out)]).exit_code == 0
     assert json.loads(out.read_text()) == schema
+
+
+def test_check_reports_an_unreadable_file_and_exits_1_after_the_others(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    seed = SEEDS / "003_677e52f2b0f5540b.txt"
+    result = CliRunner().invoke(main, ["check", str(empty), str(seed), "--rules", str(ROOT / "rules")])
+    assert result.exit_code == 1
+    assert f"{empty}: not checked: file is empty" in result.stderr
+    assert f"{seed}: 2 alerts" in result.stdout

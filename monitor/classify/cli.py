@@ -14,7 +14,6 @@ from monitor.classify.training import calibrate, head_file
 from monitor.cli_common import CliContext, common_options, pass_cli
 from monitor.engine import EngineError, load_engine
 from monitor.ingest.article import Article
-from monitor.ingest.reader import Unreadable, read_article
 
 _FILES = click.Path(path_type=Path, dir_okay=False, exists=True)
 
@@ -37,14 +36,7 @@ def classify(cli: CliContext, files: tuple[Path, ...], as_json: bool) -> None:
     Exit codes: 0 every file classified, 1 a file could not be read.
     """
     classifier = _load_classifier(cli.rules_dir)
-    failed = False
-    for path in files:
-        try:
-            article = read_article(path, max_bytes=cli.config.limits.max_file_bytes)
-        except Unreadable as exc:
-            click.echo(f"{path}: not classified: {exc}", err=True)
-            failed = True
-            continue
+    for path, article in cli.articles(files, verb="classified"):
         results = classifier.classify(article.text, title=article.title)
         if as_json:
             topics = {name: r.model_dump(mode="json") for name, r in results.items()}
@@ -56,8 +48,6 @@ def classify(cli: CliContext, files: tuple[Path, ...], as_json: bool) -> None:
             click.echo(f"  {name:<28} {r.score:.3f} / {r.threshold:.3f}  {verdict}")
             for evidence in r.evidence if r.match else ():
                 click.echo(f"      [{evidence.start}:{evidence.end}] {evidence.text}")
-    if failed:
-        raise SystemExit(1)
 
 
 @click.group("topics")
