@@ -69,6 +69,18 @@ class Daemon:
             time.sleep(0.05)
         raise AssertionError(f"no {event!r} log event within {timeout}s; output:\n" + self.output())
 
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        """Poll ``condition``; fail at once if the daemon exits, with its output, or after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"daemon exited ({self.process.returncode}) waiting for {what}:\n" + self.output()
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}:\n" + self.output())
+            time.sleep(0.05)
+
     def count(self, event: str, predicate: Callable[[LogEvent], bool] = lambda _e: True) -> int:
         return sum(1 for e in self.events() if e.get("event") == event and predicate(e))
 

@@ -84,22 +84,10 @@ def daemon(project: dict[str, Path], receiver: Receiver) -> Iterator[Daemon]:
     running = start(project, receiver)
     try:
         running.wait_for("daemon_ready", timeout=60)
-        deadline = time.monotonic() + 60
-        while running.count("article_processed") < len(SAMPLES) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        running.wait_until(lambda: running.count("article_processed") >= len(SAMPLES), "the samples", 60)
         yield running
     finally:
         running.kill()
-
-
-def wait_until(condition: object, timeout: float = 30.0) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_samples_alert_as_the_table_says_and_arrive_signed(
@@ -107,7 +95,7 @@ def test_samples_alert_as_the_table_says_and_arrive_signed(
 ) -> None:
     assert daemon.count("article_processed") == len(SAMPLES), daemon.output()
     stored = daemon.count("alert_stored")
-    wait_until(lambda: len(receiver.delivered()) >= stored)
+    daemon.wait_until(lambda: len(receiver.delivered()) >= stored, "every stored alert delivered")
     assert delivered_pairs(receiver) == EXPECTED
 
     for request in receiver.delivered():
@@ -123,7 +111,7 @@ def test_samples_alert_as_the_table_says_and_arrive_signed(
         assert request.header("idempotency-key") == body["id"]
 
     archive_file = project["state"] / "alerts.jsonl"
-    wait_until(archive_file.exists)
+    daemon.wait_until(archive_file.exists, "the JSONL archive")
     archive = archive_file.read_text(encoding="utf-8").splitlines()
     assert {json.loads(line)["id"] for line in archive} == {r.json()["id"] for r in receiver.delivered()}
     assert SECRET not in daemon.output()
@@ -131,7 +119,9 @@ def test_samples_alert_as_the_table_says_and_arrive_signed(
 
 
 def test_console_shows_one_readable_block_per_alert(daemon: Daemon) -> None:
-    wait_until(lambda: "Syria Proposes Aleppo Ceasefire, Prisoner Swap" in daemon.output())
+    daemon.wait_until(
+        lambda: "Syria Proposes Aleppo Ceasefire, Prisoner Swap" in daemon.output(), "the console block"
+    )
     text = daemon.output()
     assert "prisoner_exchange" in text
     assert "The Moscow Times" in text
@@ -141,7 +131,8 @@ def test_new_file_alerts_and_a_copy_of_it_does_not(
     daemon: Daemon, project: dict[str, Path], receiver: Receiver
 ) -> None:
     stored = daemon.count("alert_stored")
-    wait_until(lambda: len(receiver.delivered()) >= stored)  # the samples' alerts are all in first
+    # The samples' alerts are all in first.
+    daemon.wait_until(lambda: len(receiver.delivered()) >= stored, "the samples' alerts delivered")
     before = len(receiver.delivered())
     article = (
         "Truce agreed on the Lebanese border\n\n"
@@ -151,7 +142,9 @@ def test_new_file_alerts_and_a_copy_of_it_does_not(
     (project["inbox"] / "fresh.txt").write_text(article, encoding="utf-8")
     processed = daemon.wait_for("article_processed", lambda e: e["path"].endswith("fresh.txt"), timeout=20)
     assert processed["alerts"] >= 1
-    wait_until(lambda: len(receiver.delivered()) == before + processed["alerts"])
+    daemon.wait_until(
+        lambda: len(receiver.delivered()) == before + processed["alerts"], "the new alerts delivered"
+    )
     topics = {r.json()["rule"]["topic"] for r in receiver.delivered()[before:]}
     assert "ceasefire" in topics
 
@@ -198,7 +191,7 @@ def test_empty_and_undecodable_files_are_skipped_and_the_daemon_goes_on(
 def test_restart_does_not_realert(project: dict[str, Path], receiver: Receiver, daemon: Daemon) -> None:
     stored = daemon.count("alert_stored")
     assert stored >= len(EXPECTED)
-    wait_until(lambda: len(receiver.delivered()) >= stored)
+    daemon.wait_until(lambda: len(receiver.delivered()) >= stored, "every stored alert delivered")
     assert daemon.stop() == 0
     assert "daemon_stopped" in {e.get("event") for e in daemon.events()}
 

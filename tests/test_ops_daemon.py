@@ -21,7 +21,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -87,18 +87,6 @@ class NotifyListener:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def wait_until(condition: Callable[[], bool], what: str, daemon: Daemon, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if daemon.process.poll() is not None:
-            raise AssertionError(
-                f"daemon exited ({daemon.process.returncode}) waiting for {what}:\n" + daemon.output()
-            )
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n" + daemon.output())
-        time.sleep(0.1)
-
-
 def query(state: Path, sql: str) -> list[tuple[object, ...]]:
     """Read the daemon's database the way `newsmon status` does: read-only, while it writes."""
     with contextlib.closing(sqlite3.connect(f"{(state / DB_NAME).as_uri()}?mode=ro", uri=True)) as conn:
@@ -144,7 +132,7 @@ def test_systemd_lifecycle_health_endpoints_and_status(tmp_path: Path, notify: N
         notify.wait_for("WATCHDOG", after=first_ping + 1)  # it keeps pinging while the pipeline is alive
 
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: daemon.count("article_processed") == len(samples), "the samples", daemon)
+        daemon.wait_until(lambda: daemon.count("article_processed") == len(samples), "the samples")
         with httpx.Client(timeout=5) as client:
             live = client.get(base + "/healthz")
             assert live.status_code == 200
@@ -274,10 +262,9 @@ def test_hostile_files_leave_the_daemon_running_and_good_files_processed(tmp_pat
             **{str(path): "processed" for path in good},
         }
         latin = str(hostile["invalid_utf8"])
-        wait_until(
+        daemon.wait_until(
             lambda: expected.keys() <= outcomes(daemon).keys() and latin in outcomes(daemon),
             "an outcome for every file",
-            daemon,
         )
         seen = outcomes(daemon)
         assert {key: seen[key] for key in expected} == expected
@@ -308,10 +295,9 @@ def test_a_file_name_that_is_not_utf8_is_quarantined(tmp_path: Path) -> None:
         daemon.wait_for("daemon_ready", timeout=START_TIMEOUT)
         name = os.fsdecode(b"cessez-le-feu-\xe0-alep.txt")
         (project["inbox"] / name).write_bytes(unique_article(SAMPLES[0], "cp1252-name"))
-        wait_until(
+        daemon.wait_until(
             lambda: name in outcomes(daemon) or daemon.count("article_read_failed") > 0,
             "the file's outcome",
-            daemon,
         )
         assert daemon.count("article_read_failed") == 0
         assert outcomes(daemon)[name] == "quarantined:undecodable_name"
@@ -342,7 +328,7 @@ def test_sigterm_mid_burst_then_a_second_one_leave_a_consistent_database(tmp_pat
     try:
         daemon.wait_for("daemon_ready", timeout=START_TIMEOUT)
         paths = drop_burst(project["inbox"], 100, distinct=100)
-        wait_until(lambda: daemon.count("article_processed") >= 20, "some progress", daemon)
+        daemon.wait_until(lambda: daemon.count("article_processed") >= 20, "some progress")
         daemon.signal(signal.SIGTERM)
         assert daemon.process.wait(timeout=30) == 0
         assert daemon.count("daemon_stopped") == 1
@@ -355,7 +341,7 @@ def test_sigterm_mid_burst_then_a_second_one_leave_a_consistent_database(tmp_pat
     second = start(project)
     try:
         second.wait_for("daemon_ready", timeout=START_TIMEOUT)
-        wait_until(lambda: second.count("article_processed") >= 5, "progress after restart", second)
+        second.wait_until(lambda: second.count("article_processed") >= 5, "progress after restart")
         second.signal(signal.SIGTERM)
         time.sleep(0.02)
         second.signal(signal.SIGTERM)  # impatient operator: exit now
@@ -387,7 +373,7 @@ def test_a_burst_of_files_loses_none(tmp_path: Path) -> None:
         def recorded() -> int:
             return int(query(project["state"], "SELECT COUNT(*) FROM inbox_files")[0][0])  # type: ignore[call-overload]
 
-        wait_until(lambda: recorded() >= len(paths), "every file recorded", daemon, timeout=90)
+        daemon.wait_until(lambda: recorded() >= len(paths), "every file recorded", timeout=90)
         assert daemon.process.poll() is None
         assert daemon.stop() == 0
     finally:
