@@ -203,6 +203,21 @@ def test_a_truce_outside_any_armed_conflict_cannot_carry_the_ceasefire_topic(cla
     # The same sentence in an article about a war is scored as usual...
     war = business + " Meanwhile rebels and the army fought on in the north."
     assert not classifier.classify(war)["ceasefire"].out_of_context
-    # ...but the "war" of a veto ("trade war") is no armed conflict.
-    trade = "Washington and Beijing called a truce in their trade war."
-    assert classifier.classify(trade)["ceasefire"].out_of_context
+    # ...but a war of prices, fares or pasta is none: "war" alone is no context term.
+    for figurative in (
+        "Washington and Beijing called a truce in their trade war.",
+        "An armistice eludes the EC and the U.S. in the spaghetti war over pasta export subsidies.",
+    ):
+        assert classifier.classify(figurative)["ceasefire"].out_of_context
+
+
+def test_a_context_term_inside_a_veto_does_not_count(tmp_path: Path) -> None:
+    """An analyst who lists "war" as context and "trade war" as a veto means the armed kind only."""
+    data = yaml.safe_load((RULES / "topics.yaml").read_text(encoding="utf-8"))
+    ceasefire = next(topic for topic in data["topics"] if topic["name"] == "ceasefire")
+    ceasefire["context"] = ["war"]
+    (tmp_path / "topics.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    edited = Classifier.load(tmp_path)
+    truce = "The two sides called a truce on Monday after talks in Geneva."
+    assert not edited.classify(truce + " The war has lasted two years.")["ceasefire"].out_of_context
+    assert edited.classify(truce + " Their trade war has lasted two years.")["ceasefire"].out_of_context
