@@ -77,6 +77,8 @@ def test_paraphrases_without_the_topic_word_match(classifier: Classifier, text: 
         "Shoppers shelled out a record $10 billion online on Cyber Monday.",
         "The prisoner's dilemma explains why rival firms keep cutting prices.",
         "The army shelled rebel positions in the north of the country, killing dozens of fighters.",
+        "Hezbollah boasted its rockets can reach Tel Aviv.",
+        "Syria warned that its Scud missiles could reach any Israeli city.",
     ],
 )
 def test_hard_negatives_match_no_topic(classifier: Classifier, text: str) -> None:
