@@ -17,7 +17,7 @@ one compiled set serves many threads.
 
 from __future__ import annotations  # nested matchers would otherwise each build an annotations dict
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -60,20 +60,17 @@ class Document:
         return [bisect_left(self.tokens.starts, s.start) for s in self.sentences]
 
     @cached_property
-    def token_sentences(self) -> list[int]:
-        """The sentence of every token, looked up by index: evidence places every mark of every hit.
-
-        Tokens before the first sentence go to it, tokens between two sentences to the one before.
-        """
-        starts = self.sentence_starts
-        sentence_of = [0] * (starts[0] if starts else len(self.tokens))
-        for index, (start, end) in enumerate(zip(starts, [*starts[1:], len(self.tokens)], strict=True)):
-            sentence_of += [index] * (end - start)
-        return sentence_of
+    def sentence_offsets(self) -> list[int]:
+        """Where each sentence starts in the text: a token's sentence is a bisection of its own start."""
+        return [sentence.start for sentence in self.sentences]
 
     def sentence_of(self, token: int) -> int:
-        """Index of the sentence holding ``token`` (tokens between sentences go to the one before)."""
-        return self.token_sentences[token]
+        """Index of the sentence holding ``token``: the last one starting at or before it.
+
+        Tokens between two sentences go to the one before, tokens before the first sentence to it. Only
+        the few tokens that evidence quotes are placed, so no per-token table is built.
+        """
+        return max(bisect_right(self.sentence_offsets, self.tokens.starts[token]) - 1, 0)
 
     def sentence_range(self, index: int) -> tuple[int, int]:
         end = self.sentence_starts[index + 1] if index + 1 < len(self.sentences) else len(self.tokens)

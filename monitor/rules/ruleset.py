@@ -134,14 +134,15 @@ def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ..
     """One :class:`Evidence` per sentence holding highlighted terms, the first ``MAX_EVIDENCE`` in text order.
 
     The marks are walked in text order and the walk stops at the first sentence past the limit (a common
-    word can have dozens). Each evidence is validated in one call, its highlights given as plain values:
-    a :class:`Highlight` object per mark would cost a validation each, for every hit of thousands of rules.
+    word can have dozens); each mark's sentence is found by bisection. Each evidence is validated in one
+    call, its highlights given as plain values: a :class:`Highlight` object per mark would cost a
+    validation each, for every hit of thousands of rules.
     """
-    starts, ends, token_sentences = doc.tokens.starts, doc.tokens.ends, doc.token_sentences
+    starts, ends, sentence_of = doc.tokens.starts, doc.tokens.ends, doc.sentence_of
     groups: list[tuple[int, list[tuple[int, int, str]]]] = []
     current = -1
     for mark in sorted({mark for _, _, highlights in occurrences for mark in highlights}):
-        index = token_sentences[mark[0]]
+        index = sentence_of(mark[0])
         if index != current:
             if len(groups) == MAX_EVIDENCE:
                 break
