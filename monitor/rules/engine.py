@@ -206,8 +206,8 @@ class KeySpans:
     """Where keys occur in one article, as token spans; a key's positions are found on first request.
 
     Set membership says whether a word key is here at all (all that presearch needs); its positions come
-    from every word's first and last position, built on first request, or, in the rare case of a word
-    written as two, from ``list.index`` over the glued pairs. A prefix is found on words cut to its length
+    from one index of every word, built on first request, or, in the rare case of a word written as two,
+    from ``list.index`` over the glued pairs. A prefix is found on words cut to its length
     (once per length asked about) and, written over two words, as a word equal to its beginning followed by
     a word starting with the rest.
     """
@@ -234,7 +234,7 @@ class KeySpans:
     def get(self, key: Key) -> list[tuple[int, int]]:
         """Sorted spans of a key: one token, or two (a word written as two, a wildcard over two words)."""
         if not (key in self.pair_set or key.endswith("*")):  # the common case: a word only written as one
-            return [(i, i + 1) for i in self.positions(key)]
+            return [(i, i + 1) for i in self.positions.get(key, ())]
         spans = self._spans.get(key)
         if spans is None:
             spans = self._spans[key] = self._find(key)
@@ -253,35 +253,22 @@ class KeySpans:
                 if i < last and norms[i + 1].startswith(prefix[split:])
             ]
         else:
-            ones = [(i, i + 1) for i in self.positions(key)]
+            ones = [(i, i + 1) for i in self.positions.get(key, ())]
             twos = [(i, i + 2) for i in _positions(self.pairs, key)]  # get() only asks for pair keys here
         return sorted(ones + twos) if twos else ones
 
     @cached_property
-    def _bounds(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Every word's first and last position: two dicts built in C, on the first position asked for.
+    def positions(self) -> dict[str, list[int]]:
+        """Every word's token positions, built in one pass the first time a rule is evaluated on this article.
 
-        Most words of an article occur once, so these two answer most lookups outright; a repeated word
-        is scanned for (``list.index``, a C loop) between its two ends only. Building a list of positions
-        for every word instead costs a Python step per token, and candidates ask about a few dozen words.
+        Candidate rules mostly name different words, so a lookup per key (a C scan of the whole list
+        each time) would cost more than this one pass as soon as a few dozen keys are asked for.
+        ``setdefault`` is one call per token where a ``defaultdict`` costs a lookup and a call to its factory.
         """
-        stems, places = self.stems, range(len(self.stems))
-        firsts = dict(zip(reversed(stems), reversed(places), strict=True))
-        return firsts, dict(zip(stems, places, strict=True))
-
-    def positions(self, word: str) -> list[int]:
-        """Sorted token positions of a word (a stem)."""
-        firsts, lasts = self._bounds
-        i = firsts.get(word)
-        if i is None:
-            return []
-        last = lasts[word]
-        found = [i]
-        index = self.stems.index
-        while i != last:
-            i = index(word, i + 1, last + 1)
-            found.append(i)
-        return found
+        positions: dict[str, list[int]] = {}
+        for i, word in enumerate(self.stems):
+            positions.setdefault(word, []).append(i)
+        return positions
 
     def _cut(self, length: int) -> list[str]:
         """Every word cut to ``length`` characters."""
@@ -458,7 +445,9 @@ def _plain_word_finder(key: Key, label: str) -> Callable[[Evaluation], list[Occu
         spans = ev.spans
         if key in spans.pair_set:  # also written as two words here: the general path
             return [(s, e, ((s, e, label),)) for s, e in spans.get(key)]
-        return [(i, i + 1, ((i, i + 1, label),)) for i in spans.positions(key)]
+        if key not in spans.stem_set:  # most words a candidate names are not in the article
+            return []
+        return [(i, i + 1, ((i, i + 1, label),)) for i in spans.positions.get(key, ())]
 
     return find
 

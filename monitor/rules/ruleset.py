@@ -6,7 +6,7 @@ not part of ``article.text`` (ingest found it elsewhere, e.g. in metadata): that
 first line of the text, as it usually is, title hits are ordinary evidence at their place in the text.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from monitor.alerts.model import Evidence
@@ -65,9 +65,10 @@ class RuleSet:
             else:
                 compiled.append(CompiledRule(rule, compile_query(node, terms), presearch_clauses(node)))
         self.compiled: tuple[CompiledRule, ...] = tuple(compiled)
-        # First clause's key -> second clause's key (ALONE for a one-clause rule) -> rules: two clauses per
-        # rule are met before the rule is looked at.
-        index: dict[Key, dict[Key, list[int]]] = {}
+        # Presearch meets two clauses per rule before the rule is looked at: the first clause's key -> the
+        # second clause's keys (ALONE for a one-clause rule), and each (first, second) pair -> its rules.
+        seconds: dict[Key, set[Key]] = {}
+        pairs: dict[tuple[Key, Key], list[int]] = {}
         always: list[int] = []
         scanned: set[Key] = set()
         for i, item in enumerate(self.compiled):
@@ -78,16 +79,14 @@ class RuleSet:
                 continue
             for clause in item.clauses:
                 scanned |= clause
-            seconds = item.clauses[1] if len(item.clauses) > 1 else (ALONE,)
-            for key in item.clauses[0]:
-                by_second = index.setdefault(key, {})
-                for second in seconds:
-                    by_second.setdefault(second, []).append(i)
-        # The second level is a few entries (often one): a tuple walked in Python beats a set operation.
-        self._index = {
-            key: tuple((second, tuple(ids)) for second, ids in by_second.items())
-            for key, by_second in index.items()
-        }
+            for first in item.clauses[0]:
+                for second in item.clauses[1] if len(item.clauses) > 1 else (ALONE,):
+                    seconds.setdefault(first, set()).add(second)
+                    pairs.setdefault((first, second), []).append(i)
+        # A present first key rarely has a present second one: a frozenset answers that in one C call
+        # from the hashes in its own table, without reading every second key's string.
+        self._seconds = {first: frozenset(keys) for first, keys in seconds.items()}
+        self._pairs = {pair: tuple(ids) for pair, ids in pairs.items()}
         self._always = tuple(always)
         self._scanner = Scanner(scanned)
 
@@ -112,14 +111,8 @@ class RuleSet:
         doc, evaluation = self.analyse(article)
         present = self._scanner.present(evaluation.spans)
         present.add(ALONE)
-        candidates = set(self._always)
-        index = self._index
-        for key in index.keys() & present:
-            for second, ids in index[key]:
-                if second in present:
-                    candidates.update(ids)
         hits: list[QueryHit] = []
-        for i in sorted(candidates):
+        for i in self._candidates(present):
             item = self.compiled[i]
             if len(item.clauses) > 2 and any(clause.isdisjoint(present) for clause in item.clauses[2:]):
                 continue
@@ -128,6 +121,16 @@ class RuleSet:
             if occurrences is not None:
                 hits.append(QueryHit(item.rule, evidence(doc, occurrences)))
         return hits
+
+    def _candidates(self, present: set[Key]) -> list[int]:
+        """Rules (by index, in rule order) whose first two presearch clauses each have a present key."""
+        candidates = set(self._always)
+        seconds, pairs = self._seconds, self._pairs
+        for first in seconds.keys() & present:
+            if not seconds[first].isdisjoint(present):
+                for second in seconds[first] & present:
+                    candidates.update(pairs[first, second])
+        return sorted(candidates)
 
 
 def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ...]:
@@ -138,10 +141,15 @@ def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ..
     call, its highlights given as plain values: a :class:`Highlight` object per mark would cost a
     validation each, for every hit of thousands of rules.
     """
+    marks: Sequence[tuple[int, int, str]]
+    if len(occurrences) == 1 and len(occurrences[0][2]) == 1:
+        marks = occurrences[0][2]  # most hits: one term, once; nothing to merge or sort
+    else:
+        marks = sorted({mark for _, _, highlights in occurrences for mark in highlights})
     starts, ends, sentence_of = doc.tokens.starts, doc.tokens.ends, doc.sentence_of
     groups: list[tuple[int, list[tuple[int, int, str]]]] = []
     current = -1
-    for mark in sorted({mark for _, _, highlights in occurrences for mark in highlights}):
+    for mark in marks:
         index = sentence_of(mark[0])
         if index != current:
             if len(groups) == MAX_EVIDENCE:
@@ -150,7 +158,7 @@ def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ..
             groups.append((index, []))
         groups[-1][1].append(mark)
     found: list[Evidence] = []
-    for index, marks in groups:
+    for index, grouped in groups:
         sentence = doc.sentences[index]
         offset = sentence.start
         if offset < doc.body_offset:  # the title, analysed in front of the text
@@ -164,7 +172,7 @@ def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ..
                 "end": min(ends[last - 1], sentence.end) - offset,
                 "term": label,
             }
-            for first, last, label in marks
+            for first, last, label in grouped
         ]
         found.append(
             _validate_evidence({"text": sentence.text, "start": start, "end": end, "highlights": highlights})
