@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 
 from monitor.ingest.article import Article
+from monitor.rules.engine import KeySpans
 from monitor.rules.model import Rule
 from monitor.rules.query import QueryError, parse
 from monitor.rules.ruleset import RuleSet
+from monitor.text.normalize import tokenize
 
 
 def article(
@@ -156,3 +158,13 @@ def test_rules_naming_the_same_term_share_its_matcher_but_not_their_zones_or_ver
 def test_a_filter_inside_sentence_holds_in_any_sentence() -> None:
     assert fires("truce AND SENTENCE(source:reuters)", "A truce. Calm.", source="Reuters")
     assert not fires("truce AND SENTENCE(source:reuters)", "A truce. Calm.", source="AP")
+
+
+def test_positions_of_the_announced_words_and_of_a_word_nobody_announced() -> None:
+    spans = KeySpans(tokenize("Truce talks: a truce, then talks about the truce lines"))
+    spans.index_words(["truce", "ceasefire"])
+    assert list(spans.positions("truce")) == [0, 3, 8]
+    assert list(spans.positions("ceasefire")) == []
+    assert list(spans.positions("talk")) == [1, 5]  # not announced: the whole article is indexed then
+    assert list(spans.positions("truce")) == [0, 3, 8]
+    assert list(spans.positions("line")) == [9]

@@ -18,10 +18,10 @@ one compiled set serves many threads.
 from __future__ import annotations  # nested matchers would otherwise each build an annotations dict
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import islice
+from itertools import compress, islice
 from operator import add, itemgetter
 
 import ahocorasick
@@ -184,6 +184,17 @@ def _clauses(node: Node) -> Iterator[frozenset[Key]]:
             raise AssertionError(node)
 
 
+def position_keys(node: Node) -> frozenset[Key]:
+    """The word keys whose positions evaluating ``node`` can ask for: its terms' words and glued pairs."""
+    return frozenset(
+        key
+        for term in node_terms(node)
+        for keys in _word_clauses(term)
+        for key in keys
+        if not key.endswith("*")
+    )
+
+
 def node_terms(node: Node) -> Iterator[Term]:
     """Every term under ``node``, NOT branches included."""
     match node:
@@ -221,6 +232,8 @@ class KeySpans:
         self.pair_set = frozenset(self.pairs)
         self._spans: dict[Key, list[tuple[int, int]]] = {}
         self._cuts: dict[int, list[str]] = {}
+        self._positions: dict[str, list[int]] = {}
+        self._indexed: frozenset[str] | None = frozenset()  # words whose positions are known; None: all
 
     @cached_property
     def norm_set(self) -> frozenset[str]:
@@ -234,7 +247,7 @@ class KeySpans:
     def get(self, key: Key) -> list[tuple[int, int]]:
         """Sorted spans of a key: one token, or two (a word written as two, a wildcard over two words)."""
         if not (key in self.pair_set or key.endswith("*")):  # the common case: a word only written as one
-            return [(i, i + 1) for i in self.positions.get(key, ())]
+            return [(i, i + 1) for i in self.positions(key)]
         spans = self._spans.get(key)
         if spans is None:
             spans = self._spans[key] = self._find(key)
@@ -253,22 +266,35 @@ class KeySpans:
                 if i < last and norms[i + 1].startswith(prefix[split:])
             ]
         else:
-            ones = [(i, i + 1) for i in self.positions.get(key, ())]
+            ones = [(i, i + 1) for i in self.positions(key)]
             twos = [(i, i + 2) for i in _positions(self.pairs, key)]  # get() only asks for pair keys here
         return sorted(ones + twos) if twos else ones
 
-    @cached_property
-    def positions(self) -> dict[str, list[int]]:
-        """Every word's token positions, built in one pass the first time a rule is evaluated on this article.
+    def index_words(self, words: Iterable[str]) -> None:
+        """Find the positions of these words only: the ones the candidate rules name, told before they run.
 
-        Candidate rules mostly name different words, so a lookup per key (a C scan of the whole list
-        each time) would cost more than this one pass as soon as a few dozen keys are asked for.
-        ``setdefault`` is one call per token where a ``defaultdict`` costs a lookup and a call to its factory.
+        A rule set knows its candidates' words after presearch; marking their tokens is one C pass
+        (``map`` and ``compress``) and only the marked tokens cost a Python step, where indexing every
+        word costs one per token. A word asked about later that is not among these still gets its
+        positions: the whole article is indexed then.
         """
+        words = frozenset(words)
+        wanted = self.stem_set & words
+        stems = self.stems
         positions: dict[str, list[int]] = {}
-        for i, word in enumerate(self.stems):
-            positions.setdefault(word, []).append(i)
-        return positions
+        for i in compress(range(len(stems)), map(wanted.__contains__, stems)):
+            positions.setdefault(stems[i], []).append(i)
+        self._positions = positions
+        self._indexed = words
+
+    def positions(self, word: str) -> Sequence[int]:
+        """A word's token positions, in order; the first word nobody announced indexes the whole article."""
+        if self._indexed is not None and word not in self._indexed:
+            positions: dict[str, list[int]] = {}
+            for i, stem_ in enumerate(self.stems):
+                positions.setdefault(stem_, []).append(i)
+            self._positions, self._indexed = positions, None
+        return self._positions.get(word, ())
 
     def _cut(self, length: int) -> list[str]:
         """Every word cut to ``length`` characters."""
@@ -447,7 +473,7 @@ def _plain_word_finder(key: Key, label: str) -> Callable[[Evaluation], list[Occu
             return [(s, e, ((s, e, label),)) for s, e in spans.get(key)]
         if key not in spans.stem_set:  # most words a candidate names are not in the article
             return []
-        return [(i, i + 1, ((i, i + 1, label),)) for i in spans.positions.get(key, ())]
+        return [(i, i + 1, ((i, i + 1, label),)) for i in spans.positions(key)]
 
     return find
 

@@ -8,6 +8,7 @@ first line of the text, as it usually is, title hits are ordinary evidence at th
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from monitor.alerts.model import Evidence
 from monitor.ingest.article import Article
@@ -20,6 +21,7 @@ from monitor.rules.engine import (
     Scanner,
     analyse,
     compile_query,
+    position_keys,
     presearch_clauses,
 )
 from monitor.rules.model import Rule
@@ -43,6 +45,7 @@ class CompiledRule:
     rule: Rule
     matcher: Matcher | None  # the compiled query; the syntax tree is not kept
     clauses: tuple[frozenset[Key], ...]  # presearch: indexed under the first, the others checked
+    words: tuple[Key, ...]  # the word keys whose positions the query can ask for
 
 
 class RuleSet:
@@ -61,9 +64,16 @@ class RuleSet:
         for rule in self.rules:
             node = parse(rule.query) if rule.query is not None else None
             if node is None:
-                compiled.append(CompiledRule(rule, None, ()))
+                compiled.append(CompiledRule(rule, None, (), ()))
             else:
-                compiled.append(CompiledRule(rule, compile_query(node, terms), presearch_clauses(node)))
+                compiled.append(
+                    CompiledRule(
+                        rule,
+                        compile_query(node, terms),
+                        presearch_clauses(node),
+                        tuple(sorted(position_keys(node))),
+                    )
+                )
         self.compiled: tuple[CompiledRule, ...] = tuple(compiled)
         # Presearch meets two clauses per rule before the rule is looked at: the first clause's key -> the
         # second clause's keys (ALONE for a one-clause rule), and each (first, second) pair -> its rules.
@@ -111,8 +121,11 @@ class RuleSet:
         doc, evaluation = self.analyse(article)
         present = self._scanner.present(evaluation.spans)
         present.add(ALONE)
+        candidates = self._candidates(present)
+        # Only the candidates' words are indexed: far fewer than the article's (a few dozen of hundreds).
+        evaluation.spans.index_words(chain.from_iterable(self.compiled[i].words for i in candidates))
         hits: list[QueryHit] = []
-        for i in self._candidates(present):
+        for i in candidates:
             item = self.compiled[i]
             if len(item.clauses) > 2 and any(clause.isdisjoint(present) for clause in item.clauses[2:]):
                 continue
