@@ -149,9 +149,9 @@ class RuleSet:
 def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ...]:
     """One :class:`Evidence` per sentence holding highlighted terms, the first ``MAX_EVIDENCE`` in text order.
 
-    The marks are walked in text order and the walk stops at the first sentence past the limit (a common
-    word can have dozens); each mark's sentence is found by bisection. Each evidence is validated in one
-    call, its highlights given as plain values: a :class:`Highlight` object per mark would cost a
+    The marks are walked once, in text order, and the walk stops at the first sentence past the limit (a
+    common word can have dozens); each mark's sentence is found by bisection. Each evidence is built as
+    plain values on the way and validated in one call: a :class:`Highlight` object per mark would cost a
     validation each, for every hit of thousands of rules.
     """
     marks: Sequence[tuple[int, int, str]]
@@ -160,34 +160,24 @@ def evidence(doc: Document, occurrences: list[Occurrence]) -> tuple[Evidence, ..
     else:
         marks = sorted({mark for _, _, highlights in occurrences for mark in highlights})
     starts, ends, sentence_of = doc.tokens.starts, doc.tokens.ends, doc.sentence_of
-    groups: list[tuple[int, list[tuple[int, int, str]]]] = []
-    current = -1
-    for mark in marks:
-        index = sentence_of(mark[0])
-        if index != current:
-            if len(groups) == MAX_EVIDENCE:
+    sentences, body_offset = doc.sentences, doc.body_offset
+    found: list[dict[str, object]] = []
+    highlights: list[dict[str, object]] = []
+    current = offset = sentence_end = -1
+    for first, last, label in marks:
+        index = sentence_of(first)
+        if index != current:  # a new sentence: its evidence, whose highlights the next marks fill in
+            if len(found) == MAX_EVIDENCE:
                 break
             current = index
-            groups.append((index, []))
-        groups[-1][1].append(mark)
-    found: list[Evidence] = []
-    for index, grouped in groups:
-        sentence = doc.sentences[index]
-        offset = sentence.start
-        if offset < doc.body_offset:  # the title, analysed in front of the text
-            start = end = 0
-        else:
-            start = offset - doc.body_offset
-            end = start + len(sentence.text)
-        highlights = [
-            {
-                "start": starts[first] - offset,
-                "end": min(ends[last - 1], sentence.end) - offset,
-                "term": label,
-            }
-            for first, last, label in grouped
-        ]
-        found.append(
-            _validate_evidence({"text": sentence.text, "start": start, "end": end, "highlights": highlights})
-        )
-    return tuple(found)
+            offset, sentence_end, text = sentences[index]
+            if offset < body_offset:  # the title, analysed in front of the text
+                start = end = 0
+            else:
+                start = offset - body_offset
+                end = start + len(text)
+            highlights = []
+            found.append({"text": text, "start": start, "end": end, "highlights": highlights})
+        last_end = min(ends[last - 1], sentence_end)
+        highlights.append({"start": starts[first] - offset, "end": last_end - offset, "term": label})
+    return tuple(map(_validate_evidence, found))
