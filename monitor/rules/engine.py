@@ -11,8 +11,8 @@ occurs where it equals a word's stem (any simple plural), a word glued to the ne
 fire`` for ``ceasefire``), or, for a prefix, the start of a word or of two glued words (``cease-fires`` for
 ``ceasefir*``). Which keys occur is a few set intersections in C, whatever the number of rules; the
 candidates are the rules indexed under a present key whose other clauses are met too, and only they are
-evaluated, finding each needed key's positions on demand. Nothing here keeps state between articles, so
-one compiled set serves many threads.
+evaluated, after the positions of the words they name are indexed. Nothing here keeps state between
+articles, so one compiled set serves many threads.
 """
 
 from __future__ import annotations  # nested matchers would otherwise each build an annotations dict
@@ -217,10 +217,10 @@ class KeySpans:
     """Where keys occur in one article, as token spans; a key's positions are found on first request.
 
     Set membership says whether a word key is here at all (all that presearch needs); its positions come
-    from one index of every word, built on first request, or, in the rare case of a word written as two,
-    from ``list.index`` over the glued pairs. A prefix is found on words cut to its length
-    (once per length asked about) and, written over two words, as a word equal to its beginning followed by
-    a word starting with the rest.
+    from an index of the words the candidate rules name (of every word, once a word nobody announced is
+    asked about), or, in the rare case of a word written as two, from ``list.index`` over the glued pairs.
+    A prefix is found on words cut to its length (once per length asked about) and, written over two
+    words, as a word equal to its beginning followed by a word starting with the rest.
     """
 
     def __init__(self, tokens: Tokens) -> None:
@@ -290,10 +290,8 @@ class KeySpans:
     def positions(self, word: str) -> Sequence[int]:
         """A word's token positions, in order; the first word nobody announced indexes the whole article."""
         if self._indexed is not None and word not in self._indexed:
-            positions: dict[str, list[int]] = {}
-            for i, stem_ in enumerate(self.stems):
-                positions.setdefault(stem_, []).append(i)
-            self._positions, self._indexed = positions, None
+            self.index_words(self.stem_set)
+            self._indexed = None
         return self._positions.get(word, ())
 
     def _cut(self, length: int) -> list[str]:
