@@ -282,8 +282,9 @@ class KeySpans:
         wanted = self.stem_set & words
         stems = self.stems
         positions: dict[str, list[int]] = {}
-        for i in compress(range(len(stems)), map(wanted.__contains__, stems)):
-            positions.setdefault(stems[i], []).append(i)
+        if wanted:  # most articles have no candidate at all: nothing to mark
+            for i in compress(range(len(stems)), map(wanted.__contains__, stems)):
+                positions.setdefault(stems[i], []).append(i)
         self._positions = positions
         self._indexed = words
 
