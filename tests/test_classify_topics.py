@@ -79,6 +79,8 @@ def test_paraphrases_without_the_topic_word_match(classifier: Classifier, text: 
         "The army shelled rebel positions in the north of the country, killing dozens of fighters.",
         "Hezbollah boasted its rockets can reach Tel Aviv.",
         "Syria warned that its Scud missiles could reach any Israeli city.",
+        "Suspected militants have kidnapped an Iraqi intelligence officer in response to fighting in Najaf.",
+        "A private team's rocket exploded on launch in its bid for the Ansari X Prize for spaceflight.",
     ],
 )
 def test_hard_negatives_match_no_topic(classifier: Classifier, text: str) -> None:
