@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from monitor.classify import Classifier
 from monitor.classify.cli import classify, topics
 from monitor.classify.evaluation import LabelledDataError, LabelledItem, best_threshold, load_labelled, report
 from monitor.classify.head import HEAD_FILE, load_head, sigmoid
@@ -127,6 +129,33 @@ def test_train_writes_a_head_next_to_topics_yaml_and_eval_reports_it(tmp_path: P
     assert numbers["documents"] == 32
     assert numbers["topics"]["cross_border_shelling"]["recall"] >= 0.75
     assert {e["id"] for e in numbers["errors"]} <= {i["id"] for i in shelling + others}
+
+
+def test_a_topic_with_trained_head_false_gets_no_head_and_ignores_one_on_disk(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(ROOT / "rules" / HEAD_FILE, rules / HEAD_FILE)
+    bundled = load_head(rules / HEAD_FILE)
+    assert bundled is not None and "cross_border_shelling" in bundled.topics
+    definitions = yaml.safe_load((ROOT / "rules" / "topics.yaml").read_text(encoding="utf-8"))
+    for topic in definitions["topics"]:
+        topic["trained_head"] = topic["name"] != "cross_border_shelling"
+    (rules / "topics.yaml").write_text(yaml.safe_dump(definitions), encoding="utf-8")
+    # The bundled head still matches the topic's fingerprint, and is still not used.
+    models = {m.topic.name: m for m in Classifier.load(rules).models}
+    assert models["cross_border_shelling"].head is None
+    assert models["prisoner_exchange"].head is not None
+
+    items = [json.loads(line) for line in (DATA / "topics-dev.jsonl").open()]
+    shelling = [i for i in items if "cross_border_shelling" in i["labels"]][:12]
+    others = [i for i in items if not i["labels"]][:20]
+    data = tmp_path / "small.jsonl"
+    data.write_text("".join(json.dumps(i) + "\n" for i in shelling + others))
+    trained = CliRunner().invoke(newsmon, ["topics", "train", str(data), "--rules", str(rules)])
+    assert trained.exit_code == 0, trained.output
+    assert "off (trained_head: false)" in trained.stdout
+    head = load_head(rules / HEAD_FILE)
+    assert head is not None and "cross_border_shelling" not in head.topics
 
 
 def test_platt_scaling_spreads_squeezed_scores_without_reordering_them() -> None:

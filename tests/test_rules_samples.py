@@ -62,7 +62,7 @@ def test_explain_says_when_a_topic_is_out_of_context(engine: Engine, tmp_path: P
     analysis = engine.analyser.analyse(article)
     assert analysis.topics["ceasefire"].out_of_context and not analysis.matches
     plain = render_explanations(explain(engine.analyser.ruleset, article, analysis.topics), color=False)
-    assert "topic ceasefire 0.00 < 0.30 (min_score)" in plain
+    assert "topic ceasefire 0.00 < 0.20 (min_score)" in plain
     assert "out of context: the article has none of the topic's context terms" in plain
 
 

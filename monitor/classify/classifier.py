@@ -137,7 +137,7 @@ class Classifier:
         heads = head.topics if head is not None and head.model == MODEL_ID else {}
         models: list[TopicModel] = []
         for topic in topics.topics:
-            trained = heads.get(topic.name)
+            trained = heads.get(topic.name) if topic.trained_head else None
             if trained is not None and trained.fingerprint != fingerprint(topic):
                 log.warning("classifier_head_stale", topic=topic.name)
                 trained = None

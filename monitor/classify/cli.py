@@ -82,11 +82,12 @@ def train(cli: CliContext, data: Path) -> None:
     click.echo(
         f"{'topic':<28} {'pos':>4} {'neg':>4}  {'prototype thr':>13} {'F1':>5}  {'head thr':>8} {'cv F1':>5}"
     )
+    trainable = {m.topic.name: m.topic.trained_head for m in classifier.models}
     for c in calibrations:
         head_part = (
             f"{c.head.threshold:>8.4f} {c.head_f1:>5.3f}  {'used' if c.wins else 'not used'}"
             if c.head is not None and c.head_f1 is not None
-            else f"{'-':>8} {'-':>5}"
+            else f"{'-':>8} {'-':>5}  {'' if trainable[c.topic] else 'off (trained_head: false)'}"
         )
         click.echo(
             f"{c.topic:<28} {c.positives:>4} {c.negatives:>4}  "

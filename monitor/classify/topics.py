@@ -34,6 +34,12 @@ class Topic(BaseModel):
         "score; this is what tells a truce between two armies from one between two companies",
     )
     threshold: float | None = Field(default=None, ge=0, le=1, description="calibrated decision threshold")
+    trained_head: bool = Field(
+        default=True,
+        description="let `newsmon topics train` fit a head for this topic; false keeps prototype scoring, "
+        "for a topic whose head wins on the labelled data but loses where it counts (the rules' F1 in "
+        "`newsmon topics eval --with-rules`, or paraphrases the examples cover and the data does not)",
+    )
 
     @field_validator("cues", "vetoes", "context")
     @classmethod

@@ -158,7 +158,8 @@ def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[Top
         head: TopicHead | None = None
         best_l2: float | None = None
         head_f1: float | None = None
-        if positives >= MIN_POSITIVES and len(items) - positives >= MIN_POSITIVES:
+        enough = positives >= MIN_POSITIVES and len(items) - positives >= MIN_POSITIVES
+        if model.topic.trained_head and enough:
             trials = []
             for l2 in L2_GRID:
                 scores = cross_validated_scores(docs, labels, l2)
