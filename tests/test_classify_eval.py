@@ -80,6 +80,17 @@ def test_best_threshold_separates_with_the_widest_margin() -> None:
     assert f1 == 1.0 and threshold == pytest.approx(0.4)
 
 
+def test_best_threshold_keeps_within_the_hard_negative_budget() -> None:
+    scores = [0.1, 0.3, 0.4, 0.5, 0.7, 0.9]
+    labels = [False, True, True, False, True, True]
+    hard = [False, False, False, True, False, False]
+    # Best F1 overall flags every positive and the hard negative at 0.5 ...
+    assert best_threshold(scores, labels) == (pytest.approx(0.2), pytest.approx(8 / 9))
+    # ... within a budget of none, the threshold moves above it.
+    threshold, f1 = best_threshold(scores, labels, hard_negatives=hard, max_hard_negatives=0)
+    assert threshold == pytest.approx(0.6) and f1 == pytest.approx(2 / 3)
+
+
 def test_classify_json_prints_one_line_per_file_with_evidence_inside_the_text(tmp_path: Path) -> None:
     seed = sorted((ROOT / "seeds").glob("*.txt"))[0]
     empty = tmp_path / "empty.txt"

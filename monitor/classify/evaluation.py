@@ -155,14 +155,24 @@ def report(
     )
 
 
-def best_threshold(scores: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[float, float]:
+def best_threshold(
+    scores: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    *,
+    hard_negatives: npt.ArrayLike | None = None,
+    max_hard_negatives: float = float("inf"),
+) -> tuple[float, float]:
     """The document-score threshold with the best F1, and that F1.
 
     Candidates are midpoints between consecutive distinct scores; among equally good ones the widest gap
-    wins, so the threshold sits as far as the data allows from the scores it separates.
+    wins, so the threshold sits as far as the data allows from the scores it separates. With
+    ``hard_negatives`` (one flag per document), only thresholds that flag at most ``max_hard_negatives``
+    of them compete: F1 is often flat over a wide range of thresholds while the hard negatives flagged
+    fall by half across it, and those are the false alarms analysts notice.
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
+    hard = np.zeros_like(y) if hard_negatives is None else np.asarray(hard_negatives, dtype=bool)
     if not y.any():
         raise ValueError("calibration needs at least one positive document")
     distinct = np.unique(np.concatenate([s, [0.0, 1.0]]))
@@ -171,6 +181,8 @@ def best_threshold(scores: npt.ArrayLike, labels: npt.ArrayLike) -> tuple[float,
     best: tuple[float, float, float] = (-1.0, -1.0, 0.5)
     for cut, gap in zip(cuts, gaps, strict=True):
         flagged = s >= cut
+        if int((flagged & hard).sum()) > max_hard_negatives:
+            continue
         f1 = f1_score(int((flagged & y).sum()), int((flagged & ~y).sum()), int((~flagged & y).sum()))
         if (f1, gap) > best[:2]:
             best = (f1, float(gap), float(cut))

@@ -25,6 +25,10 @@ FOLDS = 5
 L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
 MIN_POSITIVES = 8
 """Fewer on-topic articles than this and the topic stays on prototype scoring: a head would overfit."""
+HARD_NEGATIVE_SHARE = 1 / 12
+"""The most hard negatives the classifier may flag (issue #4's target), shared evenly by the topics: each
+topic's threshold is the best-F1 one among those that flag at most its share of the labelled hard
+negatives."""
 
 Matrix = npt.NDArray[np.float64]
 
@@ -144,6 +148,12 @@ def platt_scaling(scores: Matrix, labels: Sequence[bool]) -> tuple[float, float]
 def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[TopicCalibration]:
     """Prototype thresholds for every topic, and a trained head where there are enough examples."""
     analyses = [classifier.analyse(item.text) for item in items]
+    hard = [item.hard_negative for item in items]
+    ceiling = sum(hard) * HARD_NEGATIVE_SHARE / max(len(classifier.models), 1)
+
+    def threshold_for(scores: npt.ArrayLike, labels: Sequence[bool]) -> tuple[float, float]:
+        return best_threshold(scores, labels, hard_negatives=hard, max_hard_negatives=ceiling)
+
     results = []
     for model in classifier.models:
         name = model.topic.name
@@ -154,7 +164,7 @@ def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[Top
             results.append(TopicCalibration(name, 0, len(items), model.threshold, 0.0, None, None, None))
             continue
         prototype = [float(d.prototype.max()) if len(d.prototype) else 0.0 for d in docs]
-        proto_threshold, proto_f1 = best_threshold(prototype, labels)
+        proto_threshold, proto_f1 = threshold_for(prototype, labels)
         head: TopicHead | None = None
         best_l2: float | None = None
         head_f1: float | None = None
@@ -163,11 +173,11 @@ def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[Top
             trials = []
             for l2 in L2_GRID:
                 scores = cross_validated_scores(docs, labels, l2)
-                trials.append((best_threshold(scores, labels)[1], l2, scores))
+                trials.append((threshold_for(scores, labels)[1], l2, scores))
             head_f1, best_l2, cv_scores = max(trials, key=lambda t: (t[0], t[1]))
             slope, intercept = platt_scaling(cv_scores, labels)
             calibrated = np.where(cv_scores > 0, sigmoid(slope * _logit(cv_scores) + intercept), 0.0)
-            threshold, _ = best_threshold(calibrated, labels)
+            threshold, _ = threshold_for(calibrated, labels)
             weights, bias = fit_head(docs, labels, best_l2)
             head = TopicHead(
                 fingerprint=fingerprint(model.topic),
