@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from monitor.classify import Classifier
 from monitor.classify.cli import classify, topics
 from monitor.classify.evaluation import LabelledDataError, LabelledItem, best_threshold, load_labelled, report
-from monitor.classify.head import HEAD_FILE, load_head, sigmoid
+from monitor.classify.head import HEAD_FILE, fingerprint, load_head, sigmoid
 from monitor.classify.training import platt_scaling
 from monitor.cli_common import common_options
 
@@ -89,6 +89,10 @@ def test_best_threshold_keeps_within_the_hard_negative_budget() -> None:
     # ... within a budget of none, the threshold moves above it.
     threshold, f1 = best_threshold(scores, labels, hard_negatives=hard, max_hard_negatives=0)
     assert threshold == pytest.approx(0.6) and f1 == pytest.approx(2 / 3)
+    # A hard negative at 1.0 cannot be kept out by any threshold: the budget gives way, not the topic.
+    assert best_threshold(
+        [1.0, 0.6, 0.2], [False, True, False], hard_negatives=[True, False, False], max_hard_negatives=0
+    ) == best_threshold([1.0, 0.6, 0.2], [False, True, False])
 
 
 def test_classify_json_prints_one_line_per_file_with_evidence_inside_the_text(tmp_path: Path) -> None:
@@ -154,6 +158,8 @@ def test_a_topic_with_trained_head_false_gets_no_head_and_ignores_one_on_disk(tm
     (rules / "topics.yaml").write_text(yaml.safe_dump(definitions), encoding="utf-8")
     # The bundled head still matches the topic's fingerprint, and is still not used.
     models = {m.topic.name: m for m in Classifier.load(rules).models}
+    shelling = models["cross_border_shelling"].topic
+    assert bundled.topics["cross_border_shelling"].fingerprint == fingerprint(shelling)
     assert models["cross_border_shelling"].head is None
     assert models["prisoner_exchange"].head is not None
 

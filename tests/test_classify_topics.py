@@ -57,6 +57,10 @@ def test_samples_match_ceasefire_and_prisoner_exchange_and_only_two_cross_border
             "The Houthis said they fired two ballistic missiles from Yemen into Saudi Arabia overnight.",
             "cross_border_shelling",
         ),
+        (
+            "Two soldiers were wounded by mortar fire across the line of contact near Horlivka.",
+            "cross_border_shelling",
+        ),
     ],
 )
 def test_paraphrases_without_the_topic_word_match(classifier: Classifier, text: str, topic: str) -> None:

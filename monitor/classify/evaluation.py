@@ -168,13 +168,16 @@ def best_threshold(
     wins, so the threshold sits as far as the data allows from the scores it separates. With
     ``hard_negatives`` (one flag per document), only thresholds that flag at most ``max_hard_negatives``
     of them compete: F1 is often flat over a wide range of thresholds while the hard negatives flagged
-    fall by half across it, and those are the false alarms analysts notice.
+    fall by half across it, and those are the false alarms analysts notice. When no threshold keeps
+    within the budget (hard negatives scoring 1.0), the budget is dropped rather than the topic.
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     hard = np.zeros_like(y) if hard_negatives is None else np.asarray(hard_negatives, dtype=bool)
     if not y.any():
         raise ValueError("calibration needs at least one positive document")
+    if hard.shape != y.shape or s.shape != y.shape:
+        raise ValueError("scores, labels and hard-negative flags must have one entry per document")
     distinct = np.unique(np.concatenate([s, [0.0, 1.0]]))
     cuts = (distinct[:-1] + distinct[1:]) / 2.0
     gaps = distinct[1:] - distinct[:-1]
@@ -186,4 +189,6 @@ def best_threshold(
         f1 = f1_score(int((flagged & y).sum()), int((flagged & ~y).sum()), int((~flagged & y).sum()))
         if (f1, gap) > best[:2]:
             best = (f1, float(gap), float(cut))
+    if best[0] < 0:
+        return best_threshold(s, y)
     return round(best[2], 4), best[0]

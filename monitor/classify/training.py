@@ -28,7 +28,7 @@ MIN_POSITIVES = 8
 HARD_NEGATIVE_SHARE = 1 / 12
 """The most hard negatives the classifier may flag (issue #4's target), shared evenly by the topics: each
 topic's threshold is the best-F1 one among those that flag at most its share of the labelled hard
-negatives."""
+negatives (at least one, so that a small labelled set does not forbid every threshold)."""
 
 Matrix = npt.NDArray[np.float64]
 
@@ -149,7 +149,7 @@ def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[Top
     """Prototype thresholds for every topic, and a trained head where there are enough examples."""
     analyses = [classifier.analyse(item.text) for item in items]
     hard = [item.hard_negative for item in items]
-    ceiling = sum(hard) * HARD_NEGATIVE_SHARE / max(len(classifier.models), 1)
+    ceiling = max(1.0, sum(hard) * HARD_NEGATIVE_SHARE / max(len(classifier.models), 1))
 
     def threshold_for(scores: npt.ArrayLike, labels: Sequence[bool]) -> tuple[float, float]:
         return best_threshold(scores, labels, hard_negatives=hard, max_hard_negatives=ceiling)
