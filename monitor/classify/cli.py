@@ -70,8 +70,10 @@ def train(cli: CliContext, data: Path) -> None:
     """Fit the trained head on DATA and write it next to topics.yaml.
 
     Prints, per topic, the cross-validated F1 of the head and the best prototype threshold on DATA
-    (the value to put as `threshold:` in topics.yaml). A topic gets a head only where the head's
-    cross-validated F1 beats the prototypes'; elsewhere, and whenever the topic is edited, prototypes score.
+    (the value to put as `threshold:` in topics.yaml); thresholds are the best-F1 ones among those that
+    flag at most the topic's share of the hard negatives (see ``training.HARD_NEGATIVE_SHARE``). A topic
+    gets a head only where the head's cross-validated F1 beats the prototypes' and its `trained_head` is
+    not false; elsewhere, and whenever the topic is edited, prototypes score.
     """
     classifier = _load_classifier(cli.rules_dir)
     items = _items(data, classifier)
