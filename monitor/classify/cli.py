@@ -71,7 +71,7 @@ def train(cli: CliContext, data: Path) -> None:
 
     Prints, per topic, the cross-validated F1 of the head and the best prototype threshold on DATA
     (the value to put as `threshold:` in topics.yaml); thresholds are the best-F1 ones among those that
-    flag at most the topic's share of the hard negatives (see ``training.HARD_NEGATIVE_SHARE``). A topic
+    flag at most the topic's share of 1 hard negative in 12 (issue #4's target, split evenly). A topic
     gets a head only where the head's cross-validated F1 beats the prototypes' and its `trained_head` is
     not false; elsewhere, and whenever the topic is edited, prototypes score.
     """
