@@ -121,15 +121,22 @@ def test_classify_json_prints_one_line_per_file_with_evidence_inside_the_text(tm
     assert "not classified" in result.stderr
 
 
+def write_small_labelled_set(path: Path) -> list[dict[str, object]]:
+    """Twelve cross-border shelling articles and twenty off-topic ones from dev, enough to fit a head,
+    written to ``path`` as JSONL; returned as written."""
+    items = [json.loads(line) for line in (DATA / "topics-dev.jsonl").open()]
+    shelling = [i for i in items if "cross_border_shelling" in i["labels"]][:12]
+    chosen = shelling + [i for i in items if not i["labels"]][:20]
+    path.write_text("".join(json.dumps(i) + "\n" for i in chosen))
+    return chosen
+
+
 def test_train_writes_a_head_next_to_topics_yaml_and_eval_reports_it(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
     shutil.copy(ROOT / "rules" / "topics.yaml", rules / "topics.yaml")
-    items = [json.loads(line) for line in (DATA / "topics-dev.jsonl").open()]
-    shelling = [i for i in items if "cross_border_shelling" in i["labels"]][:12]
-    others = [i for i in items if not i["labels"]][:20]
     data = tmp_path / "small.jsonl"
-    data.write_text("".join(json.dumps(i) + "\n" for i in shelling + others))
+    chosen = write_small_labelled_set(data)
     runner = CliRunner()
     trained = runner.invoke(newsmon, ["topics", "train", str(data), "--rules", str(rules)])
     assert trained.exit_code == 0, trained.output
@@ -143,7 +150,7 @@ def test_train_writes_a_head_next_to_topics_yaml_and_eval_reports_it(tmp_path: P
     numbers = json.loads(line)["classifier"]
     assert numbers["documents"] == 32
     assert numbers["topics"]["cross_border_shelling"]["recall"] >= 0.75
-    assert {e["id"] for e in numbers["errors"]} <= {i["id"] for i in shelling + others}
+    assert {e["id"] for e in numbers["errors"]} <= {i["id"] for i in chosen}
 
 
 def test_a_topic_with_trained_head_false_gets_no_head_and_ignores_one_on_disk(tmp_path: Path) -> None:
@@ -158,16 +165,13 @@ def test_a_topic_with_trained_head_false_gets_no_head_and_ignores_one_on_disk(tm
     (rules / "topics.yaml").write_text(yaml.safe_dump(definitions), encoding="utf-8")
     # The bundled head still matches the topic's fingerprint, and is still not used.
     models = {m.topic.name: m for m in Classifier.load(rules).models}
-    shelling = models["cross_border_shelling"].topic
-    assert bundled.topics["cross_border_shelling"].fingerprint == fingerprint(shelling)
+    shelling_topic = models["cross_border_shelling"].topic
+    assert bundled.topics["cross_border_shelling"].fingerprint == fingerprint(shelling_topic)
     assert models["cross_border_shelling"].head is None
     assert models["prisoner_exchange"].head is not None
 
-    items = [json.loads(line) for line in (DATA / "topics-dev.jsonl").open()]
-    shelling = [i for i in items if "cross_border_shelling" in i["labels"]][:12]
-    others = [i for i in items if not i["labels"]][:20]
     data = tmp_path / "small.jsonl"
-    data.write_text("".join(json.dumps(i) + "\n" for i in shelling + others))
+    write_small_labelled_set(data)
     trained = CliRunner().invoke(newsmon, ["topics", "train", str(data), "--rules", str(rules)])
     assert trained.exit_code == 0, trained.output
     assert "off (trained_head: false)" in trained.stdout
