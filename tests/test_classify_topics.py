@@ -50,6 +50,10 @@ def test_samples_match_ceasefire_and_prisoner_exchange_and_only_two_cross_border
             "prisoner_exchange",
         ),
         (
+            "Israel began releasing 250 Palestinian prisoners on Monday as a gesture to President Abbas.",
+            "prisoner_exchange",
+        ),
+        (
             "Militants fired a barrage of rockets from Gaza at Ashkelon late on Monday.",
             "cross_border_shelling",
         ),
