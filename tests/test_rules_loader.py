@@ -1,9 +1,11 @@
 """Rule files: every problem reported at file:line:column with what to do, and all-or-nothing loading."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from monitor.ingest.article import Article
 from monitor.rules import RuleSetError, load_rules
 
 GOOD = """\
@@ -25,6 +27,10 @@ def load(rules_dir: Path) -> list[str]:
     except RuleSetError as exc:
         return [str(e).removeprefix(str(rules_dir) + "/") for e in exc.errors]
     return [r.id for r in ruleset.rules]
+
+
+def article(text: str) -> Article:
+    return Article(id="0" * 64, path=Path("a.txt"), received_at=datetime.now(UTC), text=text)
 
 
 def test_valid_files_load_and_topics_and_benign_folder_are_not_rules(tmp_path: Path) -> None:
@@ -109,3 +115,65 @@ def test_unreadable_and_missing(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_bytes(b"- id: \xff\xfe\n")
     assert load(tmp_path) == ["bad.yaml:1:1: not UTF-8 text"]
     assert load(tmp_path / "nowhere") == [f"{tmp_path}/nowhere:1:1: rules folder not found"]
+
+
+LISTS = """\
+# shared by the rules
+nationalities: [Syrian, Lebanese, South Korean]
+weapons: [shell*, rocket*]
+"""
+
+
+def test_a_named_list_stands_for_the_or_of_its_terms_and_several_words_are_a_phrase(tmp_path: Path) -> None:
+    (tmp_path / "lists.yaml").write_text(LISTS)
+    (tmp_path / "r.yaml").write_text(
+        "- id: r\n  title: r\n  level: low\n  query: '@weapons ONEAR/4 (@nationalities ONEAR/1 villages)'\n"
+    )
+    ruleset = load_rules(tmp_path)
+    assert [r.id for r in ruleset.rules] == ["r"]  # lists.yaml itself is not a rule file
+
+    def hits(text: str) -> bool:
+        return bool(ruleset.match(article(text)))
+
+    assert hits("Artillery shells hit Lebanese villages overnight.")
+    assert hits("Rockets struck South Korean villages near the sea border.")
+    assert not hits("Rockets struck Korean villages in the south.")  # "South Korean" is one phrase
+    assert not hits("Rockets struck Jordanian villages.")  # not in the list
+
+
+@pytest.mark.parametrize(
+    ("lists", "query", "error"),
+    [
+        (
+            LISTS,
+            "'@nationalitys AND truce'",
+            "r.yaml:4:11: unknown list '@nationalitys' (not in lists.yaml); did you mean '@nationalities'?",
+        ),
+        (
+            None,
+            "'@weapons AND truce'",
+            "r.yaml:4:11: unknown list '@weapons' (not in lists.yaml); known: none",
+        ),
+        (LISTS, "'@Weapons AND truce'", "r.yaml:4:11: '@Weapons': a list name is lower case letters"),
+        (
+            LISTS.replace("rocket*]", "ro*]"),
+            "truce",
+            "lists.yaml:3:19: in list 'weapons': 'ro*': a wildcard needs at least 3",
+        ),
+        (
+            LISTS.replace("rocket*]", "title:truce]"),
+            "truce",
+            "lists.yaml:3:19: 'title:truce': a list holds single terms",
+        ),
+        ("weapons: rocket\n", "truce", "lists.yaml:1:1: list 'weapons' needs a non-empty list of terms"),
+        ("- rocket\n", "truce", "lists.yaml:1:1: lists.yaml maps each list name to its terms"),
+    ],
+)
+def test_list_errors_are_located_in_the_rule_or_in_lists_yaml(
+    tmp_path: Path, lists: str | None, query: str, error: str
+) -> None:
+    if lists is not None:
+        (tmp_path / "lists.yaml").write_text(lists)
+    (tmp_path / "r.yaml").write_text(f"- id: r\n  title: r\n  level: low\n  query: {query}\n")
+    errors = load(tmp_path)
+    assert any(e.startswith(error) for e in errors), errors

@@ -17,7 +17,7 @@ from monitor.analyse import TopicResultLike, fires, topic_passes, topic_stands_i
 from monitor.ingest.article import Article
 from monitor.rules.engine import Evaluation, Occurrence, node_terms
 from monitor.rules.model import Rule
-from monitor.rules.query import And, Node, Not, Or, parse, unparse
+from monitor.rules.query import And, Node, Not, Or, unparse
 from monitor.rules.ruleset import RuleSet, evidence
 
 
@@ -59,12 +59,12 @@ def explain(ruleset: RuleSet, article: Article, topics: Mapping[str, TopicResult
     """One explanation per rule of the set, in rule order (disabled rules included, never fired)."""
     doc, evaluation = ruleset.analyse(article)
     explanations: list[Explanation] = []
-    for rule in ruleset.rules:
+    for compiled in ruleset.compiled:
+        rule, node = compiled.rule, compiled.node
         topic = _topic_check(rule, topics)
         query: Clause | None = None
         found: tuple[Evidence, ...] = ()
-        if rule.query is not None:
-            node = parse(rule.query)
+        if node is not None:
             query = _clause(node, evaluation)
             ok, occurrences = evaluation.holds(node)
             found = evidence(doc, occurrences if ok else _all_terms(node, evaluation))

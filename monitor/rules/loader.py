@@ -23,12 +23,13 @@ from ruamel.yaml.scalarstring import (
 )
 
 from monitor.rules.model import Rule
-from monitor.rules.query import QueryError, parse
+from monitor.rules.query import LIST_NAME, Node, Or, QueryError, Term, parse
 from monitor.rules.ruleset import RuleSet
 
 log = structlog.get_logger(__name__)
 
 TOPICS_FILE = "topics.yaml"
+LISTS_FILE = "lists.yaml"
 RULE_KEYS = tuple(Rule.model_fields)
 
 
@@ -54,12 +55,12 @@ class RuleSetError(Exception):
 
 
 def rule_files(rules_dir: Path) -> list[Path]:
-    """``*.yaml`` and ``*.yml`` directly in ``rules_dir``, except topics.yaml and dotfiles, sorted."""
+    """``*.yaml`` and ``*.yml`` directly in ``rules_dir``, except topics.yaml, lists.yaml and dotfiles."""
     return sorted(
         p
         for p in rules_dir.iterdir()
         if p.suffix in (".yaml", ".yml")
-        and p.name != TOPICS_FILE
+        and p.name not in (TOPICS_FILE, LISTS_FILE)
         and not p.name.startswith(".")
         and p.is_file()
     )
@@ -75,10 +76,11 @@ def load_rules(
     if not rules_dir.is_dir():
         raise RuleSetError([LocatedError(rules_dir, 1, 1, "rules folder not found")])
     errors: list[LocatedError] = []
+    lists = _read_lists(rules_dir / LISTS_FILE, errors)
     rules: list[Rule] = []
     first_seen: dict[str, LocatedError] = {}
     for path in rule_files(rules_dir):
-        for rule, node in _read_file(path, errors):
+        for rule, node in _read_file(path, lists, errors):
             checker = _Checker(path, node, errors)
             if rule.id in first_seen:
                 where = first_seen[rule.id]
@@ -92,31 +94,81 @@ def load_rules(
             rules.append(rule)
     if errors:
         raise RuleSetError(errors)
-    ruleset = RuleSet(rules)
+    ruleset = RuleSet(rules, lists)
     if ruleset.unindexed:
         log.warning("rules_run_on_every_article", rule_ids=list(ruleset.unindexed))
     return ruleset
 
 
-def _read_file(path: Path, errors: list[LocatedError]) -> Iterator[tuple[Rule, CommentedMap]]:
+def _load_yaml(path: Path, errors: list[LocatedError]) -> tuple[Any, str] | None:
+    """The file's YAML tree (with positions) and text, or None after recording why it cannot be read."""
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.load(text)
+        return yaml.load(text), text
     except OSError as exc:
         errors.append(LocatedError(path, 1, 1, f"cannot read: {exc.strerror}"))
-        return
     except UnicodeDecodeError:
         errors.append(LocatedError(path, 1, 1, "not UTF-8 text"))
-        return
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         errors.append(LocatedError(path, line, column, f"invalid YAML: {exc.problem or exc.context}"))
+    return None
+
+
+def _read_lists(path: Path, errors: list[LocatedError]) -> dict[str, Node]:
+    """Named term lists (``name: [word, prefix*, several words, ...]``) that queries use as ``@name``."""
+    loaded = _load_yaml(path, errors) if path.exists() else None
+    if loaded is None or loaded[0] is None:
+        return {}
+    data = loaded[0]
+
+    def problem(line: int, column: int, message: str) -> None:
+        errors.append(LocatedError(path, line + 1, column + 1, message))
+
+    if not isinstance(data, CommentedMap):
+        problem(0, 0, "lists.yaml maps each list name to its terms: 'name: [a, b]'")
+        return {}
+    lists: dict[str, Node] = {}
+    for name, items in data.items():
+        line, column = data.lc.key(name)
+        if not isinstance(name, str) or not LIST_NAME.fullmatch(name):
+            problem(line, column, f"'{name}': a list name is lower case letters, digits and '_'")
+            continue
+        if not isinstance(items, CommentedSeq) or not items:
+            problem(line, column, f"list '{name}' needs a non-empty list of terms")
+            continue
+        terms: list[Node] = []
+        for index, item in enumerate(items):
+            item_line, item_column = items.lc.item(index)
+            # Several words are a phrase: YAML has already taken any quotes off the entry.
+            query = f'"{item}"' if isinstance(item, str) and len(item.split()) > 1 else item
+            try:
+                term = parse(query) if isinstance(query, str) else None
+            except QueryError as exc:
+                problem(item_line, item_column, f"in list '{name}': {exc.message}")
+                continue
+            if not isinstance(term, Term):
+                problem(
+                    item_line,
+                    item_column,
+                    f"'{item}': a list holds single terms: a word, a prefix* or several words (a phrase)",
+                )
+                continue
+            terms.append(term)
+        lists[name] = terms[0] if len(terms) == 1 else Or(tuple(terms))
+    return lists
+
+
+def _read_file(
+    path: Path, lists: dict[str, Node], errors: list[LocatedError]
+) -> Iterator[tuple[Rule, CommentedMap]]:
+    loaded = _load_yaml(path, errors)
+    if loaded is None or loaded[0] is None:
         return
-    if data is None:
-        return
+    data, text = loaded
     if not isinstance(data, CommentedSeq):
         errors.append(
             LocatedError(path, 1, 1, "a rule file is a list of rules: start each rule with '- id: ...'")
@@ -130,7 +182,7 @@ def _read_file(path: Path, errors: list[LocatedError]) -> Iterator[tuple[Rule, C
                 LocatedError(path, line + 1, column + 1, "each rule is a mapping of keys (id:, title:, ...)")
             )
             continue
-        checker = _Checker(path, item, errors, lines)
+        checker = _Checker(path, item, errors, lines, lists)
         try:
             rule = Rule.model_validate(_plain(item))
         except ValidationError as exc:
@@ -145,12 +197,18 @@ class _Checker:
     """Turns a problem with one rule into a located error, using ruamel's positions of the YAML nodes."""
 
     def __init__(
-        self, path: Path, node: CommentedMap, errors: list[LocatedError], lines: list[str] | None = None
+        self,
+        path: Path,
+        node: CommentedMap,
+        errors: list[LocatedError],
+        lines: list[str] | None = None,
+        lists: dict[str, Node] | None = None,
     ) -> None:
         self.path = path
         self.node = node
         self.errors = errors
         self.lines = lines or []
+        self.lists = lists or {}
 
     def locate(self, loc: tuple[int | str, ...], message: str) -> LocatedError:
         """Position of the value at ``loc`` (a pydantic error location), or of the nearest known parent."""
@@ -194,7 +252,7 @@ class _Checker:
 
     def query(self, query: str) -> bool:
         try:
-            parse(query)
+            parse(query, self.lists)
         except QueryError as exc:
             line, column = self._inside_scalar("query", exc.pos)
             self.errors.append(LocatedError(self.path, line, column, exc.message))

@@ -8,15 +8,20 @@ Grammar (precedence from loose to tight: OR, AND, NOT, NEAR/ONEAR)::
     unary    := "NOT" unary | near
     near     := primary (("NEAR/n" | "ONEAR/n") primary)*
     primary  := "(" or ")" | "SENTENCE(" or ")" | ("title:" | "text:") primary
-              | ("source:" | "lang:") value | "case:" value | value
+              | ("source:" | "lang:") value | "case:" value | value | "@" LIST
     value    := WORD | WORD* | '"' phrase '"'
+
+``@name`` stands for the OR of a named term list (``lists.yaml`` beside the rules), so that a long list
+such as the nationalities is written once and shared by every rule that needs it.
 
 Two terms side by side without an operator are an error, never a silent AND or OR: analysts come from
 tools that disagree on that default. The parser never raises anything but :class:`QueryError`, whose
 ``pos`` is the offending character's offset in the query.
 """
 
+import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -138,7 +143,7 @@ def is_positive(node: Node) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Tok:
-    kind: Literal["(", ")", "word", "quoted", "and", "or", "not", "near", "sentence", "field", "eof"]
+    kind: Literal["(", ")", "word", "quoted", "and", "or", "not", "near", "sentence", "field", "list", "eof"]
     text: str
     pos: int
     end: int
@@ -149,7 +154,8 @@ class _Tok:
 _BARE = re.compile(r'[^\s()"]+')
 _NEAR = re.compile(r"(O?)NEAR/(\d+)")
 _NEAR_TYPO = re.compile(r"(?i)(o?near|w|pre)[/:]?(\d*)")
-_UNSUPPORTED = re.compile(r"[~^\[\]{}\\&|!]")
+_UNSUPPORTED = re.compile(r"[~^\[\]{}\\&|!@]")
+LIST_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _lex(query: str) -> list[_Tok]:
@@ -202,6 +208,11 @@ def _lex_bare(query: str, text: str, pos: int, toks: list[_Tok]) -> int:
             raise QueryError(f"{text}: the distance must be at most {MAX_DISTANCE} words", pos)
         toks.append(_Tok("near", text, pos, end, distance=distance, ordered=bool(near.group(1))))
         return end
+    if text.startswith("@"):
+        if not LIST_NAME.fullmatch(text[1:]):
+            raise QueryError(f"'{text}': a list name is lower case letters, digits and '_' (@countries)", pos)
+        toks.append(_Tok("list", text[1:], pos, end))
+        return end
     if text == "SENTENCE":
         rest = query[end:].lstrip()
         if not rest.startswith("("):
@@ -241,8 +252,9 @@ def _reject_lookalikes(text: str, pos: int) -> None:
 
 
 class _Parser:
-    def __init__(self, query: str) -> None:
+    def __init__(self, query: str, lists: Mapping[str, Node]) -> None:
         self.query = query
+        self.lists = lists
         self.toks = _lex(query)
         self.i = 0
         self.depth = 0
@@ -289,7 +301,7 @@ class _Parser:
                 raise QueryError(
                     f"missing operator before NOT: write '{before.text} AND NOT ...'", self.tok.pos
                 )
-            elif self.tok.kind in ("word", "quoted", "(", "field", "sentence"):
+            elif self.tok.kind in ("word", "quoted", "(", "field", "sentence", "list"):
                 before = self.toks[self.i - 1]
                 raise QueryError(
                     f"missing operator between '{before.text}' and '{self.tok.text}': write AND or OR "
@@ -352,6 +364,8 @@ class _Parser:
                 return self.field(tok)
             case "word" | "quoted":
                 return _term(tok, case=False)
+            case "list":
+                return self.list_(tok)
             case "eof":
                 raise QueryError("the query ends where a term was expected", tok.pos)
             case ")":
@@ -376,6 +390,15 @@ class _Parser:
         if not folded:
             raise QueryError(f"{name}: has no letters or digits to compare", value.pos)
         return Filter("source" if name == "source" else "lang", folded)
+
+    def list_(self, tok: _Tok) -> Node:
+        node = self.lists.get(tok.text)
+        if node is None:
+            close = difflib.get_close_matches(tok.text, list(self.lists), n=1)
+            known = ", ".join(f"@{name}" for name in sorted(self.lists)) or "none"
+            hint = f"did you mean '@{close[0]}'?" if close else f"known: {known}"
+            raise QueryError(f"unknown list '@{tok.text}' (not in lists.yaml); {hint}", tok.pos)
+        return node
 
     def expect_close(self, opener: _Tok) -> None:
         if self.tok.kind != ")":
@@ -432,9 +455,12 @@ def _prefix(piece: str, pos: int, *, case: bool) -> Word:
     return Word(stem_words[0], piece, prefix=True)
 
 
-def parse(query: str) -> Node:
-    """Parse ``query`` or raise :class:`QueryError` (never anything else, whatever the input)."""
-    return _Parser(query).parse()
+def parse(query: str, lists: Mapping[str, Node] | None = None) -> Node:
+    """Parse ``query`` or raise :class:`QueryError` (never anything else, whatever the input).
+
+    ``lists`` maps the names a query may refer to as ``@name`` to their (already parsed) OR of terms.
+    """
+    return _Parser(query, lists or {}).parse()
 
 
 def unparse(node: Node) -> str:

@@ -6,7 +6,7 @@ not part of ``article.text`` (ingest found it elsewhere, e.g. in metadata): that
 first line of the text, as it usually is, title hits are ordinary evidence at their place in the text.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -25,7 +25,7 @@ from monitor.rules.engine import (
     presearch_clauses,
 )
 from monitor.rules.model import Rule
-from monitor.rules.query import parse
+from monitor.rules.query import Node, parse
 
 MAX_EVIDENCE = 5
 _validate_evidence = Evidence.__pydantic_validator__.validate_python  # model_validate, minus a Python call
@@ -43,7 +43,8 @@ class QueryHit:
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: Rule
-    matcher: Matcher | None  # the compiled query; the syntax tree is not kept
+    node: Node | None  # the parsed query, lists expanded (explanations walk it)
+    matcher: Matcher | None
     clauses: tuple[frozenset[Key], ...]  # presearch: indexed under the first, the others checked
     words: tuple[Key, ...]  # the word keys whose positions the query can ask for
 
@@ -51,7 +52,7 @@ class CompiledRule:
 class RuleSet:
     """Rules compiled for matching. Build it once per (re)load; :meth:`match` is pure and thread-safe."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], lists: Mapping[str, Node] | None = None) -> None:
         """Compile every query; raises :class:`~monitor.rules.query.QueryError` on a bad one.
 
         The loader has already reported query errors with file positions; this constructor is also the
@@ -62,13 +63,14 @@ class RuleSet:
         # One matcher per distinct term, whatever the number of rules naming it.
         terms: dict[str, Matcher] = {}
         for rule in self.rules:
-            node = parse(rule.query) if rule.query is not None else None
+            node = parse(rule.query, lists) if rule.query is not None else None
             if node is None:
-                compiled.append(CompiledRule(rule, None, (), ()))
+                compiled.append(CompiledRule(rule, None, None, (), ()))
             else:
                 compiled.append(
                     CompiledRule(
                         rule,
+                        node,
                         compile_query(node, terms),
                         presearch_clauses(node),
                         tuple(sorted(position_keys(node))),
