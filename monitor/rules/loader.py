@@ -25,6 +25,7 @@ from ruamel.yaml.scalarstring import (
 from monitor.rules.model import Rule
 from monitor.rules.query import LIST_NAME, Node, Or, QueryError, Term, parse
 from monitor.rules.ruleset import RuleSet
+from monitor.rules.suggest import unknown_name
 
 log = structlog.get_logger(__name__)
 
@@ -267,10 +268,8 @@ class _Checker:
         for index, value in enumerate(values):
             if value in known:
                 continue
-            close = difflib.get_close_matches(value, list(known), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known)) or 'none'}"
             loc: tuple[int | str, ...] = (key, index) if key == "notify" else (key,)
-            self.error(loc, f"unknown {what} '{value}' (not in {where}); {hint}")
+            self.error(loc, unknown_name(what, value, known, where))
 
     def _inside_scalar(self, key: str, pos: int) -> tuple[int, int]:
         """1-based line and column in the file of character ``pos`` of a string value."""

@@ -19,12 +19,12 @@ tools that disagree on that default. The parser never raises anything but :class
 ``pos`` is the offending character's offset in the query.
 """
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from monitor.rules.suggest import unknown_name
 from monitor.text.normalize import tokenize, words
 
 FIELDS = ("title", "text", "source", "lang", "case")
@@ -394,10 +394,8 @@ class _Parser:
     def list_(self, tok: _Tok) -> Node:
         node = self.lists.get(tok.text)
         if node is None:
-            close = difflib.get_close_matches(tok.text, list(self.lists), n=1)
-            known = ", ".join(f"@{name}" for name in sorted(self.lists)) or "none"
-            hint = f"did you mean '@{close[0]}'?" if close else f"known: {known}"
-            raise QueryError(f"unknown list '@{tok.text}' (not in lists.yaml); {hint}", tok.pos)
+            known = [f"@{name}" for name in self.lists]
+            raise QueryError(unknown_name("list", f"@{tok.text}", known, "lists.yaml"), tok.pos)
         return node
 
     def expect_close(self, opener: _Tok) -> None:
