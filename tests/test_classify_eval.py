@@ -14,7 +14,7 @@ from monitor.classify import Classifier
 from monitor.classify.cli import classify, topics
 from monitor.classify.evaluation import LabelledDataError, LabelledItem, best_threshold, load_labelled, report
 from monitor.classify.head import HEAD_FILE, fingerprint, load_head, sigmoid
-from monitor.classify.training import platt_scaling
+from monitor.classify.training import DocumentUnits, fit_head, platt_scaling
 from monitor.cli_common import common_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,3 +189,23 @@ def test_platt_scaling_spreads_squeezed_scores_without_reordering_them() -> None
     assert list(np.argsort(spread)) == list(np.argsort(squeezed[1:7]))
     # One class only among scorable articles: nothing to learn, scores unchanged.
     assert platt_scaling(squeezed, [False] * 8) == (1.0, 0.0)
+
+
+def test_hard_negative_articles_weigh_more_in_the_head() -> None:
+    """A hard negative close to the positives is pushed further down when it is marked hard."""
+    rng = np.random.default_rng(7)
+
+    def doc(centre: tuple[float, float], *, hard: bool = False) -> DocumentUnits:
+        features = np.asarray(centre) + rng.normal(0.0, 0.05, size=(3, 2))
+        return DocumentUnits(features=features, prototype=np.full(3, 0.5), hard_negative=hard)
+
+    positives = [doc((1.0, 0.0)) for _ in range(8)]
+    easy = [doc((-1.0, 0.0)) for _ in range(20)]
+    labels = [True] * 8 + [False] * 23
+
+    def hard_score(marked: bool) -> float:
+        hard = [doc((0.4, 0.6), hard=marked) for _ in range(3)]
+        weights, bias = fit_head([*positives, *easy, *hard], labels, l2=1.0)
+        return float(sigmoid(np.array([0.4, 0.6]) @ weights + bias))
+
+    assert hard_score(marked=True) < hard_score(marked=False) - 0.05

@@ -78,11 +78,12 @@ def fit_logistic(
     l2: float = 1.0,
     iterations: int = 30,
     targets: Array | None = None,
+    row_weights: Array | None = None,
 ) -> tuple[Array, float]:
     """Class-balanced logistic regression by Newton's method; the bias is not regularised.
 
     ``targets`` replaces the 0/1 labels as the values fitted (Platt's smoothed targets); the classes,
-    and so the balancing, still come from ``labels``.
+    and so the balancing, still come from ``labels``. ``row_weights`` multiply each row's weight.
     """
     n, d = features.shape
     positives = int(labels.sum())
@@ -90,6 +91,8 @@ def fit_logistic(
         raise ValueError("training needs both positive and negative units")
     y = labels.astype(np.float64) if targets is None else targets
     sample_weight = np.where(labels, n / (2.0 * positives), n / (2.0 * (n - positives)))
+    if row_weights is not None:
+        sample_weight = sample_weight * row_weights
     x = np.hstack([features, np.ones((n, 1))])
     penalty = np.full(d + 1, l2)
     penalty[-1] = 0.0
