@@ -87,3 +87,28 @@ def test_a_broken_rule_file_keeps_the_last_good_set_and_tells_the_operator(
     assert reloaded["rules"] == ready["rules"] + 1
     time.sleep(0.2)
     assert running.process.poll() is None
+
+
+def test_editing_lists_yaml_changes_the_rules_that_use_it(
+    daemon: tuple[Daemon, dict[str, Path]], receiver: Receiver
+) -> None:
+    running, project = daemon
+    ready = running.wait_for("daemon_ready")
+    lists = project["rules"] / "lists.yaml"
+    bundled = lists.read_text(encoding="utf-8")  # the bundled rules use its lists too
+    lists.write_text(bundled + "animals: [zebra]\n", encoding="utf-8")
+    (project["rules"] / "zoo.yaml").write_text(
+        NEW_RULE.replace("zebra AND truce", "'@animals AND truce'"), encoding="utf-8"
+    )
+    running.wait_for("rules_reloaded", lambda e: e["rules"] == ready["rules"] + 1, timeout=20)
+    drop(project, "okapi1.txt", "Keepers said the okapi truce at the zoo held through the night.\n")
+    running.wait_for("article_processed", lambda e: e["path"].endswith("okapi1.txt"), timeout=20)
+    assert running.count("alert_stored", lambda e: e["rule_id"] == "zebra-truce") == 0
+
+    reloads = running.count("rules_reloaded")
+    lists.write_text(bundled + "animals: [zebra, okapi]\n", encoding="utf-8")
+    running.wait_until(
+        lambda: running.count("rules_reloaded") > reloads, "the reload after lists.yaml changed"
+    )
+    drop(project, "okapi2.txt", "Keepers said a second okapi truce held at the zoo.\n")
+    running.wait_for("alert_stored", lambda e: e["rule_id"] == "zebra-truce", timeout=20)
