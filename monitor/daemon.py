@@ -3,8 +3,9 @@
 Lifecycle (what operators and systemd see):
 - start: open state, load topics + classifier + rules (refuse to start on invalid rules), start the
   dispatcher, rescan the inbox for files that arrived while stopped, start watching, then READY=1.
-- SIGHUP or an edit in the rules folder: reload rules and topics (SIGHUP also re-reads the admin
-  config); the new set replaces the old one only if every file is valid.
+- SIGHUP or an edit in the rules folder (rule files, topics.yaml, lists.yaml, the trained heads): reload
+  rules and topics (SIGHUP also re-reads the admin config); the new set replaces the old one only if
+  every file is valid.
 - SIGTERM / SIGINT: stop intake, let the article under analysis finish and commit, give deliveries in
   flight ``stop_grace`` seconds, close the database. Files not yet stored stay in the inbox and are
   read again at the next start; an alert not yet delivered stays in the outbox. A second signal exits
@@ -27,6 +28,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from monitor.classify.head import HEAD_FILE
 from monitor.config import AdminConfig, ConfigError, load_config
 from monitor.dispatch import Dispatcher
 from monitor.engine import Engine, EngineError, load_engine
@@ -263,7 +265,7 @@ class Daemon:
                 name = Path(os.fsdecode(event.dest_path or event.src_path)).name
                 if event.event_type in ("opened", "closed_no_write") or name.startswith("."):
                     return
-                if name.endswith((".yaml", ".yml")) or event.is_directory:
+                if name.endswith((".yaml", ".yml")) or name == HEAD_FILE or event.is_directory:
                     loop.call_soon_threadsafe(daemon._schedule_reload)
 
         observer = Observer()

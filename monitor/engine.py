@@ -2,7 +2,8 @@
 
 A reload builds a complete new :class:`~monitor.analyse.Analyser` beside the running one and only then
 replaces it; any error leaves the last good engine in place. The classifier is rebuilt only when
-``topics.yaml`` changed, because loading the model is the expensive part.
+``topics.yaml`` or the trained heads (``topics.head.json``) changed, because loading the model is the
+expensive part.
 """
 
 import hashlib
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from monitor.analyse import Analyser
 from monitor.classify import Classifier
+from monitor.classify.head import HEAD_FILE
 from monitor.classify.topics import TOPICS_FILE, TopicsError
 from monitor.config import AdminConfig
 from monitor.rules import RuleSetError, load_rules
@@ -27,17 +29,20 @@ class Engine:
     classifier: Classifier
 
 
-def _digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise EngineError(f"{path}: cannot read: {exc.strerror}") from None
+def _digest(topics: Path, heads: Path) -> str:
+    """What the classifier is built from: the topics file and, when there is one, the heads file."""
+    digest = hashlib.sha256()
+    for path in (topics, heads) if heads.exists() else (topics,):
+        try:
+            digest.update(path.read_bytes())
+        except OSError as exc:
+            raise EngineError(f"{path}: cannot read: {exc.strerror}") from None
+    return digest.hexdigest()
 
 
 def load_engine(config: AdminConfig, previous: Engine | None = None) -> Engine:
     rules_dir = config.rules_dir
-    topics_path = rules_dir / TOPICS_FILE
-    digest = _digest(topics_path)
+    digest = _digest(rules_dir / TOPICS_FILE, rules_dir / HEAD_FILE)
     try:
         if previous is not None and previous.topics_digest == digest:
             classifier = previous.classifier

@@ -1,5 +1,6 @@
 """Hot reload while running: an edited rule file takes effect; a broken one keeps the last good set."""
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +113,17 @@ def test_editing_lists_yaml_changes_the_rules_that_use_it(
     )
     drop(project, "okapi2.txt", "Keepers said a second okapi truce held at the zoo.\n")
     running.wait_for("alert_stored", lambda e: e["rule_id"] == "zebra-truce", timeout=20)
+
+
+def test_retrained_heads_are_picked_up_while_running(daemon: tuple[Daemon, dict[str, Path]]) -> None:
+    running, project = daemon
+    first = running.wait_for("classifier_loaded")
+    assert set(first["trained"]) == {"cross_border_shelling", "prisoner_exchange"}
+    heads = project["rules"] / "topics.head.json"
+    retrained = json.loads(heads.read_text(encoding="utf-8"))
+    del retrained["topics"]["prisoner_exchange"]
+    heads.write_text(json.dumps(retrained), encoding="utf-8")  # as `newsmon topics train` would
+    running.wait_until(lambda: running.count("classifier_loaded") == 2, "the classifier reload", timeout=20)
+    second = [e for e in running.events() if e.get("event") == "classifier_loaded"][-1]
+    assert second["trained"] == ["cross_border_shelling"]
+    running.wait_for("rules_reloaded", timeout=20)
