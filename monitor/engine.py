@@ -12,7 +12,7 @@ from pathlib import Path
 
 from monitor.analyse import Analyser
 from monitor.classify import Classifier
-from monitor.classify.head import HEAD_FILE
+from monitor.classify.head import HEAD_FILE, HeadError
 from monitor.classify.topics import TOPICS_FILE, TopicsError
 from monitor.config import AdminConfig
 from monitor.rules import RuleSetError, load_rules
@@ -30,13 +30,22 @@ class Engine:
 
 
 def _digest(topics: Path, heads: Path) -> str:
-    """What the classifier is built from: the topics file and, when there is one, the heads file."""
+    """What the classifier is built from: the topics file and the heads file, which may be absent.
+
+    Each file is hashed with its length (-1 when absent), so that no file and an empty one differ.
+    """
     digest = hashlib.sha256()
-    for path in (topics, heads) if heads.exists() else (topics,):
+    for path in (topics, heads):
         try:
-            digest.update(path.read_bytes())
+            content = path.read_bytes()
+        except FileNotFoundError:
+            if path is topics:
+                raise EngineError(f"{path}: not found") from None
+            digest.update(b"-1:")
+            continue
         except OSError as exc:
             raise EngineError(f"{path}: cannot read: {exc.strerror}") from None
+        digest.update(f"{len(content)}:".encode() + content)
     return digest.hexdigest()
 
 
@@ -53,6 +62,6 @@ def load_engine(config: AdminConfig, previous: Engine | None = None) -> Engine:
             known_topics=classifier.topics.names,
             known_destinations=config.destinations.keys(),
         )
-    except (TopicsError, RuleSetError) as exc:
+    except (TopicsError, HeadError, RuleSetError) as exc:
         raise EngineError(str(exc)) from None
     return Engine(Analyser(ruleset=ruleset, scorer=classifier), digest, classifier)

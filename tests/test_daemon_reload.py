@@ -1,12 +1,12 @@
 """Hot reload while running: an edited rule file takes effect; a broken one keeps the last good set."""
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from monitor.classify.head import HEAD_FILE, HeadFile, save_head
 from tests.daemon_harness import Daemon, make_project, start_daemon
 from tests.receiver import Receiver
 
@@ -115,15 +115,25 @@ def test_editing_lists_yaml_changes_the_rules_that_use_it(
     running.wait_for("alert_stored", lambda e: e["rule_id"] == "zebra-truce", timeout=20)
 
 
-def test_retrained_heads_are_picked_up_while_running(daemon: tuple[Daemon, dict[str, Path]]) -> None:
+def test_retrained_heads_are_picked_up_and_a_broken_heads_file_is_refused(
+    daemon: tuple[Daemon, dict[str, Path]], receiver: Receiver
+) -> None:
     running, project = daemon
     first = running.wait_for("classifier_loaded")
     assert set(first["trained"]) == {"cross_border_shelling", "prisoner_exchange"}
-    heads = project["rules"] / "topics.head.json"
-    retrained = json.loads(heads.read_text(encoding="utf-8"))
-    del retrained["topics"]["prisoner_exchange"]
-    heads.write_text(json.dumps(retrained), encoding="utf-8")  # as `newsmon topics train` would
+    path = project["rules"] / HEAD_FILE
+    heads = HeadFile.model_validate_json(path.read_bytes())
+    retrained = heads.model_copy(
+        update={"topics": {"cross_border_shelling": heads.topics["cross_border_shelling"]}}
+    )
+    save_head(path, retrained)  # as `newsmon topics train` writes it: a dotfile, then a rename
     running.wait_until(lambda: running.count("classifier_loaded") == 2, "the classifier reload", timeout=20)
     second = [e for e in running.events() if e.get("event") == "classifier_loaded"][-1]
     assert second["trained"] == ["cross_border_shelling"]
-    running.wait_for("rules_reloaded", timeout=20)
+
+    path.write_text('{"model": "all-MiniLM', encoding="utf-8")  # half written
+    failed = running.wait_for("rules_reload_failed", timeout=20)
+    assert any(HEAD_FILE in error for error in failed["errors"]), failed
+    [notice] = receiver.wait_for(1, timeout=20)
+    assert HEAD_FILE in notice.body.decode()
+    assert running.count("classifier_loaded") == 2  # the running classifier is kept
