@@ -154,7 +154,11 @@ def test_a_named_list_stands_for_the_or_of_its_terms_and_several_words_are_a_phr
             "'@weapons AND truce'",
             "r.yaml:4:11: unknown list '@weapons' (not in lists.yaml); known: none",
         ),
-        (LISTS, "'@Weapons AND truce'", "r.yaml:4:11: '@Weapons': a list name is lower case letters"),
+        (
+            LISTS,
+            "'@Weapons AND truce'",
+            "r.yaml:4:11: '@Weapons': @ names a term list, whose name is lower case",
+        ),
         (
             LISTS.replace("rocket*]", "ro*]"),
             "truce",
@@ -163,7 +167,22 @@ def test_a_named_list_stands_for_the_or_of_its_terms_and_several_words_are_a_phr
         (
             LISTS.replace("rocket*]", "title:truce]"),
             "truce",
-            "lists.yaml:3:19: 'title:truce': a list holds single terms",
+            "lists.yaml:3:19: in list 'weapons': 'title:truce': an entry is one term",
+        ),
+        (
+            LISTS.replace("rocket*]", "heavy ro*]"),
+            "truce",
+            "lists.yaml:3:25: in list 'weapons': 'ro*': a wildcard needs at least 3",
+        ),
+        (
+            LISTS.replace("rocket*]", "'@nationalities']"),
+            "truce",
+            "lists.yaml:3:19: in list 'weapons': '@nationalities': a list cannot name another list",
+        ),
+        (
+            LISTS.replace("rocket*]", "1984]"),
+            "truce",
+            "lists.yaml:3:19: in list 'weapons': '1984' is not text",
         ),
         ("weapons: rocket\n", "truce", "lists.yaml:1:1: list 'weapons' needs a non-empty list of terms"),
         ("- rocket\n", "truce", "lists.yaml:1:1: lists.yaml maps each list name to its terms"),
@@ -177,3 +196,19 @@ def test_list_errors_are_located_in_the_rule_or_in_lists_yaml(
     (tmp_path / "r.yaml").write_text(f"- id: r\n  title: r\n  level: low\n  query: {query}\n")
     errors = load(tmp_path)
     assert any(e.startswith(error) for e in errors), errors
+
+
+def test_a_broken_lists_yaml_is_reported_once_not_in_every_rule_that_uses_it(tmp_path: Path) -> None:
+    (tmp_path / "lists.yaml").write_text("weapons: [shell*, rocket*\n")  # unclosed
+    (tmp_path / "a.yaml").write_text("- id: a\n  title: a\n  level: low\n  query: '@weapons AND truce'\n")
+    (tmp_path / "b.yaml").write_text("- id: b\n  title: b\n  level: low\n  query: '@weapons AND lull'\n")
+    errors = load(tmp_path)
+    assert len(errors) == 1 and errors[0].startswith("lists.yaml:"), errors
+
+
+def test_list_entries_may_carry_query_style_quotes(tmp_path: Path) -> None:
+    (tmp_path / "lists.yaml").write_text("""sides: ['"South Korean"', '"Lebanese"']\n""")
+    (tmp_path / "r.yaml").write_text("- id: r\n  title: r\n  level: low\n  query: '@sides ONEAR/1 towns'\n")
+    ruleset = load_rules(tmp_path)
+    assert ruleset.match(article("Shells hit South Korean towns."))
+    assert ruleset.match(article("Shells hit Lebanese towns."))

@@ -23,7 +23,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 from monitor.rules.model import Rule
-from monitor.rules.query import LIST_NAME, Node, Or, QueryError, Term, parse
+from monitor.rules.query import LIST_NAME, Node, Or, QueryError, Term, UnknownListError, parse
 from monitor.rules.ruleset import RuleSet
 from monitor.rules.suggest import unknown_name
 
@@ -78,10 +78,12 @@ def load_rules(
         raise RuleSetError([LocatedError(rules_dir, 1, 1, "rules folder not found")])
     errors: list[LocatedError] = []
     lists = _read_lists(rules_dir / LISTS_FILE, errors)
+    # A list that lists.yaml failed to define is reported there, not again in every rule using it.
+    lists_complete = not errors
     rules: list[Rule] = []
     first_seen: dict[str, LocatedError] = {}
     for path in rule_files(rules_dir):
-        for rule, node in _read_file(path, lists, errors):
+        for rule, node in _read_file(path, lists, lists_complete, errors):
             checker = _Checker(path, node, errors)
             if rule.id in first_seen:
                 where = first_seen[rule.id]
@@ -143,28 +145,36 @@ def _read_lists(path: Path, errors: list[LocatedError]) -> dict[str, Node]:
             continue
         terms: list[Node] = []
         for index, item in enumerate(items):
-            item_line, item_column = items.lc.item(index)
-            # Several words are a phrase: YAML has already taken any quotes off the entry.
-            query = f'"{item}"' if isinstance(item, str) and len(item.split()) > 1 else item
             try:
-                term = parse(query) if isinstance(query, str) else None
+                terms.append(_list_term(item))
             except QueryError as exc:
-                problem(item_line, item_column, f"in list '{name}': {exc.message}")
-                continue
-            if not isinstance(term, Term):
-                problem(
-                    item_line,
-                    item_column,
-                    f"'{item}': a list holds single terms: a word, a prefix* or several words (a phrase)",
-                )
-                continue
-            terms.append(term)
+                item_line, item_column = items.lc.item(index)
+                problem(item_line, item_column + exc.pos, f"in list '{name}': {exc.message}")
         lists[name] = terms[0] if len(terms) == 1 else Or(tuple(terms))
     return lists
 
 
+def _list_term(item: object) -> Term:
+    """One entry of a list as a term, or :class:`QueryError` with the culprit's offset in the entry."""
+    if not isinstance(item, str):
+        raise QueryError(f"'{item}' is not text; quote it: \"{item}\"", 0)
+    if item.startswith("@"):
+        raise QueryError(f"'{item}': a list cannot name another list; write out its terms", 0)
+    # Several words are a phrase: YAML has taken any quotes of its own off the entry, and query-style
+    # quotes around it are accepted too.
+    text = item[1:-1] if len(item) > 1 and item[0] == item[-1] == '"' else item
+    quoted = len(text.split()) > 1
+    try:
+        term = parse(f'"{text}"' if quoted else text)
+    except QueryError as exc:
+        raise QueryError(exc.message, max(exc.pos - quoted, 0)) from None
+    if not isinstance(term, Term):
+        raise QueryError(f"'{item}': an entry is one term: a word, a prefix* or several words", 0)
+    return term
+
+
 def _read_file(
-    path: Path, lists: dict[str, Node], errors: list[LocatedError]
+    path: Path, lists: dict[str, Node], lists_complete: bool, errors: list[LocatedError]
 ) -> Iterator[tuple[Rule, CommentedMap]]:
     loaded = _load_yaml(path, errors)
     if loaded is None or loaded[0] is None:
@@ -183,7 +193,7 @@ def _read_file(
                 LocatedError(path, line + 1, column + 1, "each rule is a mapping of keys (id:, title:, ...)")
             )
             continue
-        checker = _Checker(path, item, errors, lines, lists)
+        checker = _Checker(path, item, errors, lines, lists, lists_complete=lists_complete)
         try:
             rule = Rule.model_validate(_plain(item))
         except ValidationError as exc:
@@ -204,12 +214,15 @@ class _Checker:
         errors: list[LocatedError],
         lines: list[str] | None = None,
         lists: dict[str, Node] | None = None,
+        *,
+        lists_complete: bool = True,
     ) -> None:
         self.path = path
         self.node = node
         self.errors = errors
         self.lines = lines or []
         self.lists = lists or {}
+        self.lists_complete = lists_complete
 
     def locate(self, loc: tuple[int | str, ...], message: str) -> LocatedError:
         """Position of the value at ``loc`` (a pydantic error location), or of the nearest known parent."""
@@ -255,6 +268,8 @@ class _Checker:
         try:
             parse(query, self.lists)
         except QueryError as exc:
+            if isinstance(exc, UnknownListError) and not self.lists_complete:
+                return False
             line, column = self._inside_scalar("query", exc.pos)
             self.errors.append(LocatedError(self.path, line, column, exc.message))
             return False

@@ -42,6 +42,10 @@ class QueryError(ValueError):
         self.pos = pos
 
 
+class UnknownListError(QueryError):
+    """``@name`` names no list: the loader stays quiet about it when lists.yaml itself has errors."""
+
+
 # ---------------------------------------------------------------- syntax tree
 
 
@@ -210,8 +214,12 @@ def _lex_bare(query: str, text: str, pos: int, toks: list[_Tok]) -> int:
         return end
     if text.startswith("@"):
         if not LIST_NAME.fullmatch(text[1:]):
-            raise QueryError(f"'{text}': a list name is lower case letters, digits and '_' (@countries)", pos)
-        toks.append(_Tok("list", text[1:], pos, end))
+            raise QueryError(
+                f"'{text}': @ names a term list, whose name is lower case letters, digits and '_' "
+                f'(@countries); to search for the text itself, quote it: "{text}"',
+                pos,
+            )
+        toks.append(_Tok("list", text, pos, end))
         return end
     if text == "SENTENCE":
         rest = query[end:].lstrip()
@@ -303,9 +311,14 @@ class _Parser:
                 )
             elif self.tok.kind in ("word", "quoted", "(", "field", "sentence", "list"):
                 before = self.toks[self.i - 1]
+                phrase = (
+                    f', or quote them as a phrase: "{before.text} {self.tok.text}"'
+                    if before.kind in ("word", "quoted") and self.tok.kind in ("word", "quoted")
+                    else ""
+                )
                 raise QueryError(
                     f"missing operator between '{before.text}' and '{self.tok.text}': write AND or OR "
-                    f'between them, or quote them as a phrase: "{before.text} {self.tok.text}"',
+                    f"between them{phrase}",
                     self.tok.pos,
                 )
             else:
@@ -392,10 +405,10 @@ class _Parser:
         return Filter("source" if name == "source" else "lang", folded)
 
     def list_(self, tok: _Tok) -> Node:
-        node = self.lists.get(tok.text)
+        node = self.lists.get(tok.text.removeprefix("@"))
         if node is None:
             known = [f"@{name}" for name in self.lists]
-            raise QueryError(unknown_name("list", f"@{tok.text}", known, "lists.yaml"), tok.pos)
+            raise UnknownListError(unknown_name("list", tok.text, known, "lists.yaml"), tok.pos)
         return node
 
     def expect_close(self, opener: _Tok) -> None:
