@@ -7,6 +7,7 @@ import pytest
 
 from monitor.ingest.article import Article
 from monitor.rules import RuleSetError, load_rules
+from monitor.rules.query import unparse
 
 GOOD = """\
 - id: aleppo-ceasefire
@@ -131,6 +132,8 @@ def test_a_named_list_stands_for_the_or_of_its_terms_and_several_words_are_a_phr
     )
     ruleset = load_rules(tmp_path)
     assert [r.id for r in ruleset.rules] == ["r"]  # lists.yaml itself is not a rule file
+    # explanations print the list by its name, not its 61 terms
+    assert unparse(ruleset.compiled[0].node) == "@weapons ONEAR/4 (@nationalities ONEAR/1 villages)"
 
     def hits(text: str) -> bool:
         return bool(ruleset.match(article(text)))

@@ -94,13 +94,13 @@ def _topic_check(rule: Rule, topics: Mapping[str, TopicResultLike]) -> TopicChec
 
 
 def _clause(node: Node, evaluation: Evaluation) -> Clause:
-    """Boolean structure is opened up; NEAR, SENTENCE, fields, terms and filters are leaves."""
+    """Boolean structure is opened up; NEAR, SENTENCE, fields, terms, filters and @lists are leaves."""
     ok, occurrences = evaluation.holds(node)
     text = unparse(node)
     match node:
         case And(children):
             return Clause(text, ok, len(occurrences), "AND", tuple(_clause(c, evaluation) for c in children))
-        case Or(children):
+        case Or(children, None):
             return Clause(text, ok, len(occurrences), "OR", tuple(_clause(c, evaluation) for c in children))
         case Not(child):
             return Clause(text, ok, 0, "NOT", (_clause(child, evaluation),))

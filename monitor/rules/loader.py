@@ -150,7 +150,7 @@ def _read_lists(path: Path, errors: list[LocatedError]) -> dict[str, Node]:
             except QueryError as exc:
                 item_line, item_column = items.lc.item(index)
                 problem(item_line, item_column + exc.pos, f"in list '{name}': {exc.message}")
-        lists[name] = terms[0] if len(terms) == 1 else Or(tuple(terms))
+        lists[name] = Or(tuple(terms), name)
     return lists
 
 

@@ -87,6 +87,8 @@ class And:
 @dataclass(frozen=True, slots=True)
 class Or:
     children: tuple["Node", ...]
+    name: str | None = field(default=None, compare=False)
+    """The term list (``@name``) this OR was written as; printed back as ``@name``, ignored by ``==``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,7 +479,8 @@ def parse(query: str, lists: Mapping[str, Node] | None = None) -> Node:
 def unparse(node: Node) -> str:
     """The query text of a syntax tree, with parentheses around every compound operand.
 
-    ``parse(unparse(node)) == node`` for every tree :func:`parse` returns; explanations print clauses with it.
+    ``parse(unparse(node), lists) == node`` for every tree ``parse(..., lists)`` returns; explanations print
+    clauses with it.
     """
     match node:
         case Term(ws, label):
@@ -486,8 +489,8 @@ def unparse(node: Node) -> str:
             return f'{name}:"{" ".join(value)}"' if len(value) > 1 else f"{name}:{value[0]}"
         case And(children):
             return " AND ".join(map(_operand, children))
-        case Or(children):
-            return " OR ".join(map(_operand, children))
+        case Or(children, name):
+            return f"@{name}" if name else " OR ".join(map(_operand, children))
         case Not(child):
             return f"NOT {_operand(child)}"
         case Near(left, right, distance, ordered):
@@ -501,4 +504,5 @@ def unparse(node: Node) -> str:
 
 def _operand(node: Node) -> str:
     text = unparse(node)
-    return text if isinstance(node, Term | Filter | Sentence | Field | Not) else f"({text})"
+    bare = isinstance(node, Term | Filter | Sentence | Field | Not) or (isinstance(node, Or) and node.name)
+    return text if bare else f"({text})"
