@@ -162,12 +162,13 @@ def _list_term(item: object) -> Term:
         raise QueryError(f"'{item}': a list cannot name another list; write out its terms", 0)
     # Several words are a phrase: YAML has taken any quotes of its own off the entry, and query-style
     # quotes around it are accepted too.
-    text = item[1:-1] if len(item) > 1 and item[0] == item[-1] == '"' else item
-    quoted = len(text.split()) > 1
+    unquoted = len(item) > 1 and item[0] == item[-1] == '"'
+    text = item[1:-1] if unquoted else item
+    phrase = len(text.split()) > 1
     try:
-        term = parse(f'"{text}"' if quoted else text)
-    except QueryError as exc:
-        raise QueryError(exc.message, max(exc.pos - quoted, 0)) from None
+        term = parse(f'"{text}"' if phrase else text)
+    except QueryError as exc:  # back to an offset in the entry as written
+        raise QueryError(exc.message, max(exc.pos - int(phrase) + int(unquoted), 0)) from None
     if not isinstance(term, Term):
         raise QueryError(f"'{item}': an entry is one term: a word, a prefix* or several words", 0)
     return term
