@@ -75,6 +75,34 @@ def test_report_counts_precision_recall_f1_and_hard_negatives() -> None:
     assert rep.errors == (("2", "ceasefire", "missed"), ("3", "ceasefire", "false alarm"))
 
 
+def test_report_intervals_bracket_the_estimate_and_narrow_with_more_articles() -> None:
+    rng = np.random.default_rng(7)
+    labels = [frozenset({"ceasefire"}) if rng.random() < 0.3 else frozenset() for _ in range(60)]
+    items = [
+        LabelledItem(id=str(i), text="t", labels=label, hard_negative=not label and i % 2 == 0)
+        for i, label in enumerate(labels)
+    ]
+    # A scorer right four times in five, wrong in both directions.
+    predicted = [label if rng.random() < 0.8 else frozenset({"ceasefire"}) - label for label in labels]
+    small = report(items, predicted, ["ceasefire"])
+    assert small.macro_f1_interval[0] < small.macro_f1 < small.macro_f1_interval[1]
+    assert (
+        small.hard_negative_rate_interval[0] < small.hard_negative_rate < small.hard_negative_rate_interval[1]
+    )
+    assert report(items, predicted, ["ceasefire"]) == small  # seeded: the same numbers every run
+    many = [item.model_copy(update={"id": f"{item.id}-{k}"}) for k in range(10) for item in items]
+    large = report(many, predicted * 10, ["ceasefire"])
+    assert large.macro_f1 == pytest.approx(small.macro_f1)
+    for wide, narrow in (
+        (small.macro_f1_interval, large.macro_f1_interval),
+        (small.hard_negative_rate_interval, large.hard_negative_rate_interval),
+    ):
+        assert narrow[1] - narrow[0] < (wide[1] - wide[0]) / 2
+    perfect = report(items, labels, ["ceasefire"])
+    assert perfect.macro_f1_interval == (1.0, 1.0) and perfect.hard_negative_rate_interval == (0.0, 0.0)
+    assert report(items[:0], [], ["ceasefire"]).macro_f1_interval == (0.0, 0.0)
+
+
 def test_best_threshold_separates_with_the_widest_margin() -> None:
     threshold, f1 = best_threshold([0.1, 0.2, 0.6, 0.9], [False, False, True, True])
     assert f1 == 1.0 and threshold == pytest.approx(0.4)
@@ -151,6 +179,10 @@ def test_train_writes_a_head_next_to_topics_yaml_and_eval_reports_it(tmp_path: P
     assert numbers["documents"] == 32
     assert numbers["topics"]["cross_border_shelling"]["recall"] >= 0.75
     assert {e["id"] for e in numbers["errors"]} <= {i["id"] for i in chosen}
+    low, high = numbers["macro_f1_interval"]
+    assert low <= numbers["macro_f1"] <= high
+    text = runner.invoke(newsmon, ["topics", "eval", str(data), "--rules", str(rules)]).stdout
+    assert f"(95% interval {low:.3f}-{high:.3f})" in text
 
 
 def test_a_topic_with_trained_head_false_gets_no_head_and_ignores_one_on_disk(tmp_path: Path) -> None:

@@ -117,10 +117,14 @@ def _render(title: str, rep: Report) -> str:
     lines = [f"{title}: {rep.documents} articles", f"{'topic':<28} {'precision':>9} {'recall':>6} {'F1':>6}"]
     for t in rep.topics:
         lines.append(f"{t.topic:<28} {t.precision:>9.3f} {t.recall:>6.3f} {t.f1:>6.3f}")
-    lines.append(f"{'macro-F1':<28} {'':>9} {'':>6} {rep.macro_f1:>6.3f}")
+    f1_low, f1_high = rep.macro_f1_interval
+    rate_low, rate_high = rep.hard_negative_rate_interval
+    lines.append(
+        f"{'macro-F1':<28} {'':>9} {'':>6} {rep.macro_f1:>6.3f}  (95% interval {f1_low:.3f}-{f1_high:.3f})"
+    )
     lines.append(
         f"hard negatives flagged: {rep.hard_negatives_flagged}/{rep.hard_negatives} "
-        f"({rep.hard_negative_rate:.1%})"
+        f"({rep.hard_negative_rate:.1%}; 95% interval {rate_low:.1%}-{rate_high:.1%})"
     )
     for item_id, topic, kind in rep.errors:
         lines.append(f"  {kind:<11} {topic:<28} {item_id}")
