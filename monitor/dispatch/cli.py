@@ -7,11 +7,9 @@ poll. URLs are only ever printed masked (scheme and host), secrets never.
 
 import asyncio
 import json
-import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,17 @@ from monitor.alerts.model import (
     Highlight,
     alert_id,
 )
-from monitor.cli_common import CliContext, common_options, pass_cli
-from monitor.config import AdminConfig
+from monitor.cli_common import (
+    CliContext,
+    ago,
+    common_options,
+    iso,
+    pass_cli,
+    resolve_prefix,
+    shorten,
+    state_db,
+    table,
+)
 from monitor.dispatch.destinations import Destination, DestinationType, SecretSourceError
 from monitor.dispatch.http import HttpClient
 from monitor.dispatch.notifier import Delivered, Failed, Outcome, Retry
@@ -36,56 +43,9 @@ from monitor.dispatch.policy import RetryPolicy
 from monitor.dispatch.sinks import build_notifier, console
 from monitor.severity import Level
 from monitor.store import outbox
-from monitor.store.db import DB_NAME, connect
 
 TEST_RULE_ID = "newsmon-destination-test"
 _ERROR_CHARS = 60
-
-
-# ---- shared ------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _state_db(config: AdminConfig) -> Iterator[sqlite3.Connection]:
-    """The daemon's state database; an error (not a fresh empty database) when there is none yet."""
-    if not (config.state_dir / DB_NAME).exists():
-        raise click.ClickException(f"no state database in {config.state_dir} (has the daemon run yet?)")
-    try:
-        conn = connect(config.state_dir)
-    except sqlite3.DatabaseError as exc:
-        raise click.ClickException(f"cannot open the state database in {config.state_dir}: {exc}") from None
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-def _resolve_alert_id(conn: sqlite3.Connection, prefix: str) -> str:
-    """A full alert id from a unique prefix (ids are long; lists show the first 12 characters)."""
-    matches = outbox.alert_ids_with_prefix(conn, prefix.strip().lower())
-    if not matches:
-        raise click.ClickException(f"no alert with id {prefix!r}")
-    if len(matches) > 1:
-        raise click.ClickException(f"alert id {prefix!r} is ambiguous: give more characters")
-    return matches[0]
-
-
-def _ago(then: float | None, now: float) -> str:
-    if then is None:
-        return "-"
-    seconds = max(0, int(now - then))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    lines = [header, *rows]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    )
 
 
 def _row_json(row: outbox.OutboxRow) -> dict[str, Any]:
@@ -95,33 +55,34 @@ def _row_json(row: outbox.OutboxRow) -> dict[str, Any]:
         "state": row.state,
         "attempts": row.attempts,
         "rule_id": row.rule_id,
-        "queued_at": _iso(row.created_at),
-        "next_attempt_at": _iso(row.next_attempt_at) if row.state == "pending" else None,
-        "delivered_at": _iso(row.delivered_at),
+        "queued_at": iso(row.created_at),
+        "next_attempt_at": iso(row.next_attempt_at) if row.state == "pending" else None,
+        "delivered_at": iso(row.delivered_at),
         "last_error": row.last_error,
     }
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def _render_rows(rows: Sequence[outbox.OutboxRow], now: float) -> str:
     def when(row: outbox.OutboxRow) -> str:
         if row.state == "delivered":
-            return f"delivered {_ago(row.delivered_at, now)}"
+            return f"delivered {ago(row.delivered_at, now)}"
         if row.state == "pending" and row.next_attempt_at > now:
             return f"next try in {max(1, int(row.next_attempt_at - now))}s"
-        return f"queued {_ago(row.created_at, now)}"
-
-    def error(row: outbox.OutboxRow) -> str:
-        text = " ".join((row.last_error or "").split())
-        return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 1] + "…"
+        return f"queued {ago(row.created_at, now)}"
 
     body = [
-        [r.alert_id[:12], r.destination, r.state, str(r.attempts), when(r), r.rule_id, error(r)] for r in rows
+        [
+            r.alert_id[:12],
+            r.destination,
+            r.state,
+            str(r.attempts),
+            when(r),
+            r.rule_id,
+            shorten(r.last_error or "", _ERROR_CHARS),
+        ]
+        for r in rows
     ]
-    return _table(["ALERT", "DESTINATION", "STATE", "TRIES", "WHEN", "RULE", "LAST ERROR"], body)
+    return table(["ALERT", "DESTINATION", "STATE", "TRIES", "WHEN", "RULE", "LAST ERROR"], body)
 
 
 def _echo_rows(rows: Sequence[outbox.OutboxRow], as_json: bool, empty: str) -> None:
@@ -153,7 +114,7 @@ def list_alerts(
     cli: CliContext, status: outbox.State | None, destination: str | None, limit: int, as_json: bool
 ) -> None:
     """The newest deliveries first: one line per alert and destination."""
-    with _state_db(cli.config) as conn:
+    with state_db(cli.config) as conn:
         rows = outbox.entries(conn, status, destination, limit)
     _echo_rows(rows, as_json, "no alerts")
 
@@ -170,7 +131,7 @@ def dead(cli: CliContext, destination: str | None, limit: int, as_json: bool) ->
     Fix the cause (a revoked webhook URL, a receiver that rejects the payload), then
     `newsmon alerts retry ID` or `newsmon alerts retry --all`.
     """
-    with _state_db(cli.config) as conn:
+    with state_db(cli.config) as conn:
         rows = outbox.entries(conn, "dead", destination, limit)
     _echo_rows(rows, as_json, "no dead letters")
 
@@ -182,8 +143,8 @@ def dead(cli: CliContext, destination: str | None, limit: int, as_json: bool) ->
 @pass_cli
 def show(cli: CliContext, alert_id_prefix: str, as_json: bool) -> None:
     """One alert as its receivers see it, and its delivery to each destination (ID may be a prefix)."""
-    with _state_db(cli.config) as conn:
-        full_id = _resolve_alert_id(conn, alert_id_prefix)
+    with state_db(cli.config) as conn:
+        full_id = resolve_prefix(conn, alert_id_prefix, outbox.alert_ids_with_prefix, "alert")
         payload = outbox.alert_payload(conn, full_id)
         rows = outbox.entries_for_alert(conn, full_id)
     assert payload is not None  # the id was just read from the same table
@@ -215,8 +176,12 @@ def retry(cli: CliContext, alert_id_prefix: str | None, all_dead: bool, destinat
     config = cli.config
     if destination is not None and destination not in config.destinations:
         raise click.UsageError(f"no destination named {destination!r} in the admin config")
-    with _state_db(config) as conn:
-        full_id = None if alert_id_prefix is None else _resolve_alert_id(conn, alert_id_prefix)
+    with state_db(config) as conn:
+        full_id = (
+            None
+            if alert_id_prefix is None
+            else resolve_prefix(conn, alert_id_prefix, outbox.alert_ids_with_prefix, "alert")
+        )
         count = outbox.retry(conn, full_id, time.time(), destination)
     if count == 0:
         click.echo("nothing to retry: no matching dead letters", err=True)
@@ -285,7 +250,7 @@ def list_destinations(cli: CliContext, as_json: bool) -> None:
             ]
         )
     if not as_json:
-        click.echo(_table(["NAME", "TYPE", "MIN LEVEL", "RATE", "SIGNED", "TARGET"], rows))
+        click.echo(table(["NAME", "TYPE", "MIN LEVEL", "RATE", "SIGNED", "TARGET"], rows))
 
 
 def make_test_alert(now: datetime) -> Alert:
