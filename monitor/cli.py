@@ -8,6 +8,7 @@ import click
 
 from monitor import __version__
 from monitor.alerts.build import build_alert, new_story
+from monitor.alerts.cli import silence
 from monitor.classify.cli import classify, topics
 from monitor.cli_common import CliContext, common_options, pass_cli
 from monitor.daemon import run_daemon
@@ -137,5 +138,5 @@ def check(cli: CliContext, files: tuple[Path, ...], as_json: bool, explain: bool
             click.echo(render_explanations(explanations, color=color), err=as_json)
 
 
-for command in (rules, classify, topics, alerts, destinations, status):
+for command in (rules, classify, topics, alerts, destinations, silence, status):
     main.add_command(command)

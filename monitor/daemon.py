@@ -38,6 +38,7 @@ from monitor.observability.health import Health, HealthServer
 from monitor.observability.status import write_heartbeat
 from monitor.observability.systemd import SystemdNotifier
 from monitor.pipeline import Outcome, Pipeline
+from monitor.store import silences
 from monitor.store.articles import prune_stories
 from monitor.store.db import connect
 
@@ -412,7 +413,8 @@ class Daemon:
             "DELETE FROM outbox WHERE state = 'delivered' AND delivered_at < ?", (cutoff,)
         ).rowcount
         stories = prune_stories(self._conn, time.time())
-        log.info("state_pruned", delivered_rows=deleted, stories=stories)
+        ended = silences.prune(self._conn, time.time())
+        log.info("state_pruned", delivered_rows=deleted, stories=stories, silences=ended)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

@@ -20,6 +20,7 @@ import structlog
 from monitor.alerts import story as stories
 from monitor.alerts.build import build_alert, new_story, next_revision
 from monitor.alerts.model import Alert
+from monitor.alerts.silence import silencing
 from monitor.analyse import Analyser
 from monitor.config import AdminConfig
 from monitor.dispatch.routing import destinations_for
@@ -28,6 +29,7 @@ from monitor.ingest.quarantine import QuarantineError, quarantine
 from monitor.ingest.reader import Unreadable, check_name, read_article
 from monitor.observability import metrics
 from monitor.store import articles as store
+from monitor.store import silences
 from monitor.store.articles import FileStat, PendingAlert, StoryUpdate
 
 log = structlog.get_logger(__name__)
@@ -163,21 +165,18 @@ class Pipeline:
         metrics.CLASSIFIER_SECONDS.observe(time.perf_counter() - started)
         signature = await loop.run_in_executor(self._cpu, stories.signature, article.text)
         now = time.time()
+        created_at = datetime.fromtimestamp(now, UTC)
         story = self._story_for(article, signature, now)
+        # Read again for each article, so that `newsmon silence` applies at once without telling the daemon.
+        active = silences.active(self._conn, now) if analysis.matches else []
         alerts = []
+        silenced = []
         for match in analysis.matches:
             metrics.RULE_MATCHES.labels(match.rule.id).inc()
             last = None if story.is_new else store.last_alert(self._conn, match.rule.id, story.story.id)
             revision = next_revision(match.rule.realert, last, now)
             if revision is None:
-                metrics.ALERTS_SUPPRESSED.labels("realert").inc()
-                log.info(
-                    "alert_suppressed",
-                    reason="realert",
-                    rule_id=match.rule.id,
-                    story_id=story.story.id,
-                    article_id=article.id,
-                )
+                _suppressed("realert", match.rule.id, story.story.id, article.id)
                 continue
             alert = build_alert(
                 match=match,
@@ -185,13 +184,28 @@ class Pipeline:
                 topics=analysis.topics,
                 story=story.story,
                 revision=revision,
-                created_at=datetime.fromtimestamp(now, UTC),
+                created_at=created_at,
             )
+            # A silenced alert is not stored, so it does not count for realert: once the silence ends,
+            # the story may alert again.
+            silence = silencing(active, alert, created_at)
+            if silence is not None:
+                _suppressed("silenced", match.rule.id, story.story.id, article.id, silence_id=silence.id)
+                silenced.append(silence.id)
+                continue
             destinations = destinations_for(match.rule.notify, match.rule.level, self._config)
             if not destinations:
                 log.warning("alert_unrouted", alert_id=alert.id, rule_id=match.rule.id)
             alerts.append(PendingAlert(alert, destinations))
-        store.record_article(self._conn, article=article, stat=item.stat, story=story, alerts=alerts, now=now)
+        store.record_article(
+            self._conn,
+            article=article,
+            stat=item.stat,
+            story=story,
+            alerts=alerts,
+            silenced=silenced,
+            now=now,
+        )
         metrics.ARTICLES.labels("processed").inc()
         metrics.INGEST_TO_ALERT.observe(max(0.0, time.time() - item.seen_at))
         for pending in alerts:
@@ -241,3 +255,11 @@ class Pipeline:
             log.error("article_quarantine_failed", path=str(path), reason=reason, error=exc.strerror)
             return Outcome(path, "skipped")
         return Outcome(path, "quarantined")
+
+
+def _suppressed(reason: str, rule_id: str, story_id: str, article_id: str, **extra: str) -> None:
+    """A match that made no alert: counted by reason, logged with what it was about."""
+    metrics.ALERTS_SUPPRESSED.labels(reason).inc()
+    log.info(
+        "alert_suppressed", reason=reason, rule_id=rule_id, story_id=story_id, article_id=article_id, **extra
+    )

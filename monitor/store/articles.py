@@ -1,20 +1,20 @@
 """Processed articles, their stories and their alerts.
 
-:func:`record_article` is the one write of the ingest side: the article, its story, its alerts and their
-outbox rows land in one transaction, so a crash at any point leaves either all of them or none, and
-nothing that was stored can miss delivery.
+:func:`record_article` is the one write of the ingest side: the article, its story, its alerts, their
+outbox rows and the count of alerts silences stopped land in one transaction, so a crash at any point
+leaves either all of them or none, and nothing that was stored can miss delivery.
 """
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.alerts.model import Alert, AlertStory
 from monitor.ingest.article import Article
-from monitor.store import outbox
+from monitor.store import outbox, silences
 from monitor.store.db import transaction
 
 STORY_WINDOW_SECONDS = 7 * 24 * 3600  # near duplicates older than this start a new story
@@ -112,9 +112,11 @@ def record_article(
     stat: FileStat | None,
     story: StoryUpdate,
     alerts: Sequence[PendingAlert],
+    silenced: Collection[str] = (),
     now: float,
 ) -> None:
-    """Store the article, its story, its alerts and their outbox rows atomically."""
+    """Store the article, its story, its alerts and their outbox rows atomically, and credit the
+    silences that stopped its other alerts (``silenced``: one silence id per alert stopped)."""
     with transaction(conn):
         conn.execute(
             "INSERT INTO articles (id, path, received_at, processed_at, title, source, story_id, status) "
@@ -147,6 +149,7 @@ def record_article(
                 ),
             )
             outbox.enqueue(conn, alert.id, pending.destinations, now)
+        silences.count_suppressed(conn, silenced)
         if stat is not None:
             _upsert_file(conn, stat, article.id)
 

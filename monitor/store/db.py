@@ -69,6 +69,17 @@ CREATE TABLE IF NOT EXISTS outbox (
     UNIQUE (alert_id, destination)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (destination, state, seq);
+CREATE TABLE IF NOT EXISTS silences (
+    id         TEXT PRIMARY KEY,            -- uuid4 hex
+    matchers   TEXT NOT NULL,               -- JSON list of {"field": ..., "value": ...}
+    starts_at  REAL NOT NULL,               -- unix seconds
+    ends_at    REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    comment    TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    suppressed INTEGER NOT NULL DEFAULT 0   -- alerts it has stopped
+);
+CREATE INDEX IF NOT EXISTS silences_by_end ON silences (ends_at);
 """
 
 
@@ -83,6 +94,13 @@ def connect(state_dir: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     conn.executescript(_SCHEMA)
     return conn
+
+
+def like_prefix(prefix: str) -> str:
+    """A ``LIKE ? ESCAPE '\\'`` pattern for ids starting with ``prefix``, so that commands accept a short
+    id as git does (``%`` and ``_`` in what was typed are matched literally)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
 
 
 @contextmanager

@@ -13,6 +13,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from monitor.store.db import like_prefix
+
 State = Literal["pending", "delivered", "dead"]
 STATES: tuple[State, ...] = ("pending", "delivered", "dead")
 
@@ -154,9 +156,8 @@ def entries_for_alert(conn: sqlite3.Connection, alert_id: str) -> list[OutboxRow
 
 def alert_ids_with_prefix(conn: sqlite3.Connection, prefix: str, limit: int = 2) -> list[str]:
     """Alert ids starting with ``prefix``, so that commands accept a short id as git does."""
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     rows = conn.execute(
-        "SELECT id FROM alerts WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?", (escaped + "%", limit)
+        "SELECT id FROM alerts WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?", (like_prefix(prefix), limit)
     ).fetchall()
     return [alert_id for (alert_id,) in rows]
 
