@@ -5,11 +5,13 @@ import os
 import sqlite3
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from monitor.alerts.silence import Silence, parse_matcher
 from monitor.config import AdminConfig, load_config
 from monitor.observability.cli import EXIT_CANNOT_CHECK, EXIT_UNHEALTHY, _duration, render, status
 from monitor.observability.status import (
@@ -20,6 +22,7 @@ from monitor.observability.status import (
     read_heartbeat,
     write_heartbeat,
 )
+from monitor.store import silences
 from monitor.store.db import DB_NAME, connect
 
 
@@ -247,3 +250,36 @@ def test_render_of_a_never_started_daemon(tmp_path: Path) -> None:
     text = render(report)
     assert "daemon      stopped\n" in text
     assert "articles    0 processed, 0 quarantined; last never" in text
+
+
+def test_active_silences_are_counted_on_the_alerts_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    state = tmp_path / "state"
+    now = time.time()
+    populate(state, now)
+    live_heartbeat(state)
+
+    def at(offset: float) -> datetime:
+        return datetime.fromtimestamp(now + offset, UTC)
+
+    conn = connect(state)
+    try:
+        # active, active, pending, expired
+        for sid, starts, ends in (("a", -60, 3600), ("b", -60, 60), ("c", 600, 3600), ("d", -7200, -3600)):
+            silence = Silence(
+                id=sid * 32,
+                matchers=(parse_matcher("rule=x"),),
+                starts_at=at(starts),
+                ends_at=at(ends),
+                created_by="alice",
+                comment="why",
+                created_at=at(-7200),
+            )
+            silences.add(conn, silence)
+    finally:
+        conn.close()
+    code, table = run_status(config, state)
+    assert code == 0, table
+    assert table.splitlines()[4] == "alerts      3 stored, 3 pending, 0 dead; 2 silences active"
+    code, raw = run_status(config, state, "--json")
+    assert json.loads(raw)["silences_active"] == 2

@@ -70,9 +70,11 @@ def render(report: Status) -> str:
         f"articles    {articles.processed:,} processed, {articles.quarantined:,} quarantined; "
         f"last {_ago(articles.last_processed_at, now)}"
     )
+    silenced = report.silences_active
     lines.append(
         f"alerts      {report.alerts:,} stored, {report.outbox_pending:,} pending, "
         f"{report.dead_letters:,} dead"
+        + (f"; {silenced:,} silence{'s' * (silenced != 1)} active" if silenced else "")
     )
     lines.extend(_destination_table(report))
     lines.extend(f"PROBLEM     {problem}" for problem in report.problems)

@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
 from monitor.config import AdminConfig
+from monitor.store import silences
 from monitor.store.db import DB_NAME
 from monitor.store.outbox import STATES
 
@@ -84,6 +85,7 @@ class Status(BaseModel):
     daemon: DaemonStatus
     articles: ArticleCounts = Field(default_factory=ArticleCounts)
     alerts: int = 0
+    silences_active: int = Field(default=0, description="silences in force: matching alerts are dropped")
     destinations: list[DestinationStatus] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
@@ -179,6 +181,7 @@ def collect_status(state_dir: Path, config: AdminConfig) -> Status:
     with contextlib.closing(_open_read_only(database)) as conn:
         status.articles = _article_counts(conn)
         (status.alerts,) = conn.execute("SELECT COUNT(*) FROM alerts").fetchone()
+        status.silences_active = silences.count_active(conn, now)
         status.destinations = _destinations(conn, config, now)
     return status
 
