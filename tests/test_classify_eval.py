@@ -14,7 +14,7 @@ from monitor.classify import Classifier
 from monitor.classify.cli import classify, topics
 from monitor.classify.evaluation import LabelledDataError, LabelledItem, best_threshold, load_labelled, report
 from monitor.classify.head import HEAD_FILE, fingerprint, load_head, sigmoid
-from monitor.classify.training import DocumentUnits, fit_head, platt_scaling
+from monitor.classify.training import DocumentUnits, cross_validated_scores, fit_head, platt_scaling
 from monitor.cli_common import common_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,3 +241,40 @@ def test_hard_negative_articles_weigh_more_in_the_head() -> None:
         return float(sigmoid(np.array([0.4, 0.6]) @ weights + bias))
 
     assert hard_score(marked=True) < hard_score(marked=False) - 0.05
+
+
+def test_a_lead_vetoed_article_scores_zero_but_still_teaches_the_head() -> None:
+    """As at run time, an article a lead veto stops scores 0; its units still count as negatives."""
+    rng = np.random.default_rng(3)
+
+    def doc(centre: tuple[float, float], *, lead_vetoed: bool = False) -> DocumentUnits:
+        features = np.asarray(centre) + rng.normal(0.0, 0.05, size=(3, 2))
+        return DocumentUnits(features=features, prototype=np.full(3, 0.5), lead_vetoed=lead_vetoed)
+
+    positives = [doc((1.0, 0.0)) for _ in range(10)]
+    negatives = [doc((-1.0, 0.0)) for _ in range(10)]
+    rescues = [doc((0.6, 0.8), lead_vetoed=True) for _ in range(5)]
+    labels = [True] * 10 + [False] * 15
+    scores = cross_validated_scores([*positives, *negatives, *rescues], labels, l2=1.0)
+    assert (scores[20:] == 0.0).all() and (scores[:10] > 0.5).all()
+    assert rescues[0].best_prototype == 0.0 and positives[0].best_prototype == 0.5
+
+    def rescue_score(docs: list[DocumentUnits]) -> float:
+        weights, bias = fit_head(docs, [True] * 10 + [False] * (len(docs) - 10), l2=1.0)
+        return float(sigmoid(np.array([0.6, 0.8]) @ weights + bias))
+
+    assert rescue_score([*positives, *negatives, *rescues]) < rescue_score([*positives, *negatives]) - 0.05
+
+
+def test_classify_says_which_veto_stopped_a_topic(tmp_path: Path) -> None:
+    story = tmp_path / "rescue.txt"
+    story.write_text(
+        "Commandos rescue four hostages in Gaza raid\n"
+        "GAZA - Israeli special forces freed four hostages held by Hamas in a raid on Saturday. Mediators "
+        "have spent months on a deal under which Hamas would release the hostages in exchange for "
+        "Palestinian prisoners.\n"
+    )
+    result = CliRunner().invoke(newsmon, ["classify", str(story), "--rules", str(ROOT / "rules")])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.stdout.splitlines() if line.strip().startswith("prisoner_exchange"))
+    assert line.endswith("- (vetoed by rescu*)")

@@ -43,6 +43,8 @@ def test_an_empty_lexicon_is_false_and_finds_nothing() -> None:
 def test_terms_must_start_with_a_letter_or_digit(term: str) -> None:
     with pytest.raises(ValidationError, match="must start with a letter or digit"):
         Topic(name="t", description="d", examples=("x",), cues=(term,))
+    with pytest.raises(ValidationError, match="must start with a letter or digit"):
+        Topic(name="t", description="d", examples=("x",), lead_vetoes=(term,))
 
 
 _WORDS = st.sampled_from(

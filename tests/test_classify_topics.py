@@ -229,3 +229,28 @@ def test_a_context_term_inside_a_veto_does_not_count(tmp_path: Path) -> None:
     truce = "The two sides called a truce on Monday after talks in Geneva."
     assert not edited.classify(truce + " The war has lasted two years.")["ceasefire"].out_of_context
     assert edited.classify(truce + " Their trade war has lasted two years.")["ceasefire"].out_of_context
+
+
+def test_a_lead_veto_stops_the_article_only_when_the_lead_has_it(classifier: Classifier) -> None:
+    """A story that opens on a rescue is no release by a party; one that mentions a rescue later can be."""
+    rescue = (
+        "Commandos rescue four hostages in Gaza raid\n"
+        "GAZA - Israeli special forces freed four hostages held by Hamas in a daytime raid on Saturday. "
+        "Hamas said the raid killed dozens of Palestinians. Mediators have spent months on a deal under "
+        "which Hamas would release the hostages it holds in exchange for Palestinian prisoners."
+    )
+    stopped = classifier.classify(rescue)["prisoner_exchange"]
+    assert stopped.score == 0.0 and not stopped.match and "rescu*" in stopped.vetoed_by
+    swap = (
+        "Hamas frees hostages in exchange for Palestinian prisoners\n"
+        "GAZA - Hamas released four Israeli hostages on Saturday in exchange for 200 Palestinian prisoners "
+        "held by Israel, under a deal brokered by Qatar and Egypt. The four were handed to the Red Cross. "
+        "In June the army had rescued four other hostages in a raid on Nuseirat."
+    )
+    released = classifier.classify(swap)["prisoner_exchange"]
+    assert released.match and "rescu*" not in released.vetoed_by
+    # A title given apart is part of the lead.
+    body = swap.split("\n", 1)[1]
+    titled = classifier.classify(body, title="Troops rescue hostages from Hamas captivity")
+    assert titled["prisoner_exchange"].score == 0.0
+    assert classifier.classify(body)["prisoner_exchange"].match

@@ -66,6 +66,22 @@ def test_explain_says_when_a_topic_is_out_of_context(engine: Engine, tmp_path: P
     assert "out of context: the article has none of the topic's context terms" in plain
 
 
+def test_explain_names_the_veto_that_stopped_a_topic(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "rescue.txt"
+    path.write_text(
+        "Commandos rescue four hostages in Gaza raid\n"
+        "GAZA - Israeli special forces freed four hostages held by Hamas in a raid on Saturday. Mediators "
+        "have spent months on a deal under which Hamas would release the hostages in exchange for "
+        "Palestinian prisoners.\n"
+    )
+    article = read_article(path)
+    analysis = engine.analyser.analyse(article)
+    assert "prisoner_exchange" not in {m.rule.topic for m in analysis.matches}
+    plain = render_explanations(explain(engine.analyser.ruleset, article, analysis.topics), color=False)
+    assert "topic prisoner_exchange 0.00 < 0.20 (min_score)" in plain
+    assert "vetoed by rescu* (it stopped what would have reached the threshold)" in plain
+
+
 def test_rules_test_passes_on_the_bundled_rules() -> None:
     result = CliRunner().invoke(rules, ["test", "--rules", str(ROOT / "rules")])
     assert result.exit_code == 0, result.output

@@ -11,7 +11,10 @@ score, and the units above the threshold are the evidence. A unit is scored by
 
 Units that contain no cue of any topic are never embedded: most sentences of most articles are off every
 topic, and skipping them is what makes the classifier fast enough for a news stream. A topic that lists
-``context`` terms counts no unit in an article that has none of them (a truce with no war around it).
+``context`` terms counts no unit in an article that has none of them (a truce with no war around it), and
+one that lists ``lead_vetoes`` counts none in an article whose lead has one of them: news states its
+event first, and a story that opens on a rescue raid is not about a release by a party, however much of
+its body talks of hostages and deals.
 """
 
 import time
@@ -37,6 +40,8 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_THRESHOLD = 0.6
 """Used for a topic that has neither a calibrated ``threshold`` in topics.yaml nor a trained head."""
+LEAD_SENTENCES = 2
+"""The lead that ``lead_vetoes`` look at: a headline line and the first sentence, or two sentences."""
 MAX_EVIDENCE = 3
 
 Scores = npt.NDArray[np.float64]
@@ -52,7 +57,9 @@ class TopicResult(BaseModel):
     threshold: float = Field(ge=0.0, le=1.0)
     evidence: tuple[Evidence, ...] = Field(default=(), description="best units, highest score first")
     vetoed_by: tuple[str, ...] = Field(
-        default=(), description="veto terms that stopped units which would otherwise have matched"
+        default=(),
+        description="veto terms that stopped units which would otherwise have matched, and lead vetoes "
+        "that stopped the whole article",
     )
     out_of_context: bool = Field(
         default=False, description="the topic asks for context terms and the article has none: nothing counts"
@@ -68,6 +75,7 @@ class TopicModel:
     cues: Lexicon
     vetoes: Lexicon
     context: Lexicon
+    lead_vetoes: Lexicon
     positives: Vectors
     negatives: Vectors
     head: TopicHead | None
@@ -90,12 +98,19 @@ class TopicUnits:
     scores: Scores
     in_context: bool
     """The article has one of the topic's context terms outside a veto (or the topic asks for none)."""
+    lead_vetoed: tuple[str, ...] = ()
+    """The topic's lead vetoes found in the article's lead."""
+
+    @property
+    def unvetoed(self) -> npt.NDArray[np.bool_]:
+        """Units that may carry the topic as far as they go: in context, gated in by a cue, not vetoed."""
+        not_vetoed = np.array([not v for v in self.vetoed], dtype=bool)
+        return np.asarray(self.gated & not_vetoed & self.in_context, dtype=bool)
 
     @property
     def allowed(self) -> npt.NDArray[np.bool_]:
-        """Units that may carry the topic: in an article in context, gated in by a cue and not vetoed."""
-        not_vetoed = np.array([not v for v in self.vetoed], dtype=bool)
-        return np.asarray(self.gated & not_vetoed & self.in_context, dtype=bool)
+        """Units that may carry the topic: unvetoed, in an article whose lead no lead veto stops."""
+        return self.unvetoed & (not self.lead_vetoed)
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,7 @@ class Classifier:
                     cues=Lexicon(topic.cues),
                     vetoes=Lexicon(topic.vetoes),
                     context=Lexicon(topic.context),
+                    lead_vetoes=Lexicon(topic.lead_vetoes),
                     positives=embedder.embed(topic.examples),
                     negatives=embedder.embed(topic.counter_examples),
                     head=trained,
@@ -174,8 +190,10 @@ class Classifier:
         heading = (title or "").strip()
         # (text, its units, whether they are in ``text``): a title that is not the text's first line is
         # scored too, in front; evidence only ever comes from the text.
-        sources = [(text, units(text), True)]
-        if heading and heading not in text[: len(heading) + 200]:
+        text_units = units(text)
+        sources = [(text, text_units, True)]
+        title_apart = bool(heading) and heading not in text[: len(heading) + 200]
+        if title_apart:
             sources.insert(0, (heading, [u._replace(sentence=-1) for u in units(heading)], False))
         found = [unit for _, cut, _ in sources for unit in cut]
         in_text = [inside for _, cut, inside in sources for _ in cut]
@@ -192,6 +210,7 @@ class Classifier:
             )
             for m, ok in zip(self.models, in_context, strict=True)
         ]
+        lead = _lead(text, text_units, heading if title_apart else "")
         any_gate = np.logical_or.reduce(gates) if gates else np.zeros(len(found), dtype=bool)
         embed_rows = np.flatnonzero(any_gate)
         vectors = np.zeros((len(found), self.embedder_dimensions), dtype=np.float32)
@@ -212,7 +231,10 @@ class Classifier:
                     scores[rows] = head_scores(model.head, head_features(vectors[rows], similarity[rows]))
                 else:
                     scores[rows] = zero_shot_scores(similarity[rows])
-            per_topic[model.topic.name] = TopicUnits(gated, vetoed, similarity, scores, topic_in_context)
+            lead_vetoed = tuple(sorted({h.term for h in model.lead_vetoes.find(lead)}))
+            per_topic[model.topic.name] = TopicUnits(
+                gated, vetoed, similarity, scores, topic_in_context, lead_vetoed
+            )
         return Analysis(tuple(found), np.array(in_text, dtype=bool), vectors, per_topic)
 
     @property
@@ -255,6 +277,12 @@ def _gate(cues: Lexicon, source: str, found: Sequence[Unit]) -> list[bool]:
     return gated
 
 
+def _lead(text: str, cut: Sequence[Unit], title: str) -> str:
+    """A title given apart and the text up to the end of its ``LEAD_SENTENCES``-th sentence."""
+    end = max((u.end for u in cut if u.sentence < LEAD_SENTENCES), default=0)
+    return f"{title}\n{text[:end]}" if title else text[:end]
+
+
 def _has_context(model: TopicModel, source: str) -> bool:
     """A context term that is not part of a veto: the "war" of "trade war" is no armed conflict."""
     context = model.context.find(source)
@@ -269,9 +297,11 @@ def _result(model: TopicModel, analysis: Analysis) -> TopicResult:
     threshold = model.threshold
     scores = np.where(topic.allowed, topic.scores, 0.0)
     best = float(scores.max()) if len(scores) else 0.0
-    vetoed_by = sorted(
-        {term for v, s in zip(topic.vetoed, topic.scores, strict=True) if v and s >= threshold for term in v}
-    )
+    vetoed_by = {
+        term for v, s in zip(topic.vetoed, topic.scores, strict=True) if v and s >= threshold for term in v
+    }
+    if topic.lead_vetoed and bool((topic.scores[topic.unvetoed] >= threshold).any()):
+        vetoed_by.update(topic.lead_vetoed)
     evidence: list[Evidence] = []
     taken: list[tuple[int, int]] = []
     for i in np.argsort(-scores, kind="stable"):
@@ -300,7 +330,7 @@ def _result(model: TopicModel, analysis: Analysis) -> TopicResult:
         match=best >= threshold,
         threshold=round(threshold, 4),
         evidence=tuple(evidence),
-        vetoed_by=tuple(vetoed_by),
+        vetoed_by=tuple(sorted(vetoed_by)),
         out_of_context=not topic.in_context,
         scorer="head" if model.head is not None else "prototypes",
     )

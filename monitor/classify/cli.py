@@ -45,6 +45,8 @@ def classify(cli: CliContext, files: tuple[Path, ...], as_json: bool) -> None:
         click.echo(str(path))
         for name, r in results.items():
             verdict = "MATCH" if r.match else "- (out of context)" if r.out_of_context else "-"
+            if r.vetoed_by:
+                verdict += f" (vetoed by {', '.join(r.vetoed_by)})"
             click.echo(f"  {name:<28} {r.score:.3f} / {r.threshold:.3f}  {verdict}")
             for evidence in r.evidence if r.match else ():
                 click.echo(f"      [{evidence.start}:{evidence.end}] {evidence.text}")

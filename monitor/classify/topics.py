@@ -33,6 +33,12 @@ class Topic(BaseModel):
         "article that has none of these terms outside a veto cannot carry the topic, however its sentences "
         "score; this is what tells a truce between two armies from one between two companies",
     )
+    lead_vetoes: tuple[str, ...] = Field(
+        default=(),
+        description="terms that, in an article's lead (its first two sentences, so a headline and the first "
+        "sentence, and a title given apart), say it reports another kind of event: hostages rescued by a "
+        "raid, not released by a party. Such an article cannot carry the topic, whichever sentence scores",
+    )
     threshold: float | None = Field(default=None, ge=0, le=1, description="calibrated decision threshold")
     trained_head: bool = Field(
         default=True,
@@ -41,7 +47,7 @@ class Topic(BaseModel):
         "`newsmon topics eval --with-rules`, or paraphrases the examples cover and the data does not)",
     )
 
-    @field_validator("cues", "vetoes", "context")
+    @field_validator("cues", "vetoes", "context", "lead_vetoes")
     @classmethod
     def _no_blank_terms(cls, terms: tuple[str, ...]) -> tuple[str, ...]:
         if any(not term.strip() for term in terms):

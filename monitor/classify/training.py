@@ -41,11 +41,20 @@ Matrix = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class DocumentUnits:
-    """One article's units that may carry a topic: head features and prototype scores."""
+    """One article's units that may carry a topic: head features and prototype scores.
+
+    An article whose lead a lead veto stops scores 0, as at run time, but its units still teach the head:
+    a rescue story is the best example of what a release by a party is not.
+    """
 
     features: Matrix
     prototype: npt.NDArray[np.float64]
     hard_negative: bool = False
+    lead_vetoed: bool = False
+
+    @property
+    def best_prototype(self) -> float:
+        return 0.0 if self.lead_vetoed or not len(self.prototype) else float(self.prototype.max())
 
 
 @dataclass(frozen=True)
@@ -70,16 +79,17 @@ class TopicCalibration:
 
 def document_units(analysis: Analysis, topic: str, *, hard_negative: bool = False) -> DocumentUnits:
     units = analysis.topics[topic]
-    rows = np.flatnonzero(units.allowed)
+    rows = np.flatnonzero(units.unvetoed)
     return DocumentUnits(
         features=head_features(analysis.vectors[rows], units.similarity[rows]),
         prototype=zero_shot_scores(units.similarity[rows]),
         hard_negative=hard_negative,
+        lead_vetoed=bool(units.lead_vetoed),
     )
 
 
 def _document_score(doc: DocumentUnits, weights: Matrix, bias: float) -> float:
-    if not len(doc.prototype):
+    if doc.lead_vetoed or not len(doc.prototype):
         return 0.0
     return float(sigmoid(doc.features @ weights + bias).max())
 
@@ -179,7 +189,7 @@ def calibrate(classifier: Classifier, items: Sequence[LabelledItem]) -> list[Top
         if positives == 0:
             results.append(TopicCalibration(name, 0, len(items), model.threshold, 0.0, None, None, None))
             continue
-        prototype = [float(d.prototype.max()) if len(d.prototype) else 0.0 for d in docs]
+        prototype = [d.best_prototype for d in docs]
         proto_threshold, proto_f1 = threshold_for(prototype, labels)
         head: TopicHead | None = None
         best_l2: float | None = None

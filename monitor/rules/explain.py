@@ -44,6 +44,7 @@ class TopicCheck:
     stands_in_at: float | None = None  # the rule's fire_on_topic
     stands_in: bool = False
     out_of_context: bool = False
+    vetoed_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ def _topic_check(rule: Rule, topics: Mapping[str, TopicResultLike]) -> TopicChec
         stands_in_at=rule.fire_on_topic,
         stands_in=topic_stands_in(rule, topics),
         out_of_context=result.out_of_context,
+        vetoed_by=result.vetoed_by,
     )
 
 
@@ -152,6 +154,8 @@ def _topic_text(check: TopicCheck) -> str:
         text += "; " + verdict.format(check.stands_in_at)
     if check.out_of_context:
         text += "; out of context: the article has none of the topic's context terms"
+    if check.vetoed_by:
+        text += f"; vetoed by {', '.join(check.vetoed_by)} (it stopped what would have reached the threshold)"
     return text
 
 
