@@ -223,20 +223,25 @@ def test_platt_scaling_spreads_squeezed_scores_without_reordering_them() -> None
     assert platt_scaling(squeezed, [False] * 8) == (1.0, 0.0)
 
 
+def synthetic_article(
+    rng: np.random.Generator, centre: tuple[float, float], *, hard: bool = False, lead_vetoed: bool = False
+) -> DocumentUnits:
+    """Three units scattered around ``centre`` in a two-feature space."""
+    features = np.asarray(centre) + rng.normal(0.0, 0.05, size=(3, 2))
+    return DocumentUnits(
+        features=features, prototype=np.full(3, 0.5), hard_negative=hard, lead_vetoed=lead_vetoed
+    )
+
+
 def test_hard_negative_articles_weigh_more_in_the_head() -> None:
     """A hard negative close to the positives is pushed further down when it is marked hard."""
     rng = np.random.default_rng(7)
-
-    def doc(centre: tuple[float, float], *, hard: bool = False) -> DocumentUnits:
-        features = np.asarray(centre) + rng.normal(0.0, 0.05, size=(3, 2))
-        return DocumentUnits(features=features, prototype=np.full(3, 0.5), hard_negative=hard)
-
-    positives = [doc((1.0, 0.0)) for _ in range(8)]
-    easy = [doc((-1.0, 0.0)) for _ in range(20)]
+    positives = [synthetic_article(rng, (1.0, 0.0)) for _ in range(8)]
+    easy = [synthetic_article(rng, (-1.0, 0.0)) for _ in range(20)]
     labels = [True] * 8 + [False] * 23
 
     def hard_score(marked: bool) -> float:
-        hard = [doc((0.4, 0.6), hard=marked) for _ in range(3)]
+        hard = [synthetic_article(rng, (0.4, 0.6), hard=marked) for _ in range(3)]
         weights, bias = fit_head([*positives, *easy, *hard], labels, l2=1.0)
         return float(sigmoid(np.array([0.4, 0.6]) @ weights + bias))
 
@@ -246,14 +251,9 @@ def test_hard_negative_articles_weigh_more_in_the_head() -> None:
 def test_a_lead_vetoed_article_scores_zero_but_still_teaches_the_head() -> None:
     """As at run time, an article a lead veto stops scores 0; its units still count as negatives."""
     rng = np.random.default_rng(3)
-
-    def doc(centre: tuple[float, float], *, lead_vetoed: bool = False) -> DocumentUnits:
-        features = np.asarray(centre) + rng.normal(0.0, 0.05, size=(3, 2))
-        return DocumentUnits(features=features, prototype=np.full(3, 0.5), lead_vetoed=lead_vetoed)
-
-    positives = [doc((1.0, 0.0)) for _ in range(10)]
-    negatives = [doc((-1.0, 0.0)) for _ in range(10)]
-    rescues = [doc((0.6, 0.8), lead_vetoed=True) for _ in range(5)]
+    positives = [synthetic_article(rng, (1.0, 0.0)) for _ in range(10)]
+    negatives = [synthetic_article(rng, (-1.0, 0.0)) for _ in range(10)]
+    rescues = [synthetic_article(rng, (0.6, 0.8), lead_vetoed=True) for _ in range(5)]
     labels = [True] * 10 + [False] * 15
     scores = cross_validated_scores([*positives, *negatives, *rescues], labels, l2=1.0)
     assert (scores[20:] == 0.0).all() and (scores[:10] > 0.5).all()
